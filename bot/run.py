@@ -1,0 +1,96 @@
+"""Start every part of the product as its own process, say where each is, stop cleanly.
+
+Each part is a command line and a health URL. Later parts (assistant, action
+server, portal, Slack app) join the `parts()` list.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import List, Optional
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bot.settings import PROJECT_ROOT, Settings
+
+console = Console()
+
+
+@dataclass
+class Part:
+    name: str
+    command: List[str]
+    health_url: str
+    public_url: str
+    process: Optional[subprocess.Popen] = None
+
+
+def parts(settings: Settings) -> List[Part]:
+    base = settings.services_url
+    return [
+        Part("account services", [sys.executable, "-m", "bot", "services"], f"{base}/health",
+             f"{base}  (OpenAPI: {base}/openapi.json, docs: {base}/docs)"),
+    ]
+
+
+def _wait_healthy(part: Part, timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if part.process is not None and part.process.poll() is not None:
+            return False
+        try:
+            if httpx.get(part.health_url, timeout=2.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def stop(running: List[Part]) -> None:
+    for part in reversed(running):
+        if part.process and part.process.poll() is None:
+            part.process.send_signal(signal.SIGINT)
+    for part in reversed(running):
+        if part.process:
+            try:
+                part.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                part.process.kill()
+
+
+def run_all(settings: Settings) -> int:
+    """Start the parts in order; returns when Ctrl-C is pressed or a part dies."""
+    started: List[Part] = []
+    try:
+        for part in parts(settings):
+            with console.status(f"starting {part.name}..."):
+                part.process = subprocess.Popen(part.command, cwd=PROJECT_ROOT)
+                started.append(part)
+                if not _wait_healthy(part):
+                    console.print(f"[red]{part.name} did not start; see its output above[/red]")
+                    return 1
+        table = Table(title="Premier account assistant is running", show_lines=False)
+        table.add_column("part")
+        table.add_column("address")
+        for part in started:
+            table.add_row(part.name, part.public_url)
+        console.print(table)
+        console.print("Demo token: [bold]python -m bot token ana.admin@acme.example[/bold]   "
+                      "Stop: Ctrl-C")
+        while all(p.process and p.process.poll() is None for p in started):
+            time.sleep(0.5)
+        dead = [p.name for p in started if p.process and p.process.poll() is not None]
+        console.print(f"[red]stopped because {', '.join(dead)} exited[/red]")
+        return 1
+    except KeyboardInterrupt:
+        console.print("stopping...")
+        return 0
+    finally:
+        stop(started)

@@ -1,0 +1,141 @@
+"""The account services' ASGI app: routes, one error shape, request-size limit."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Optional
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.policy import load_table
+from bot.services.db import create_engine
+from bot.services.errors import PayloadTooLarge, ServiceError
+from bot.services.routes import devices, downloads, invoices, me, orders, reports
+from bot.services.routes import settings as settings_area
+from bot.services.routes import support, users
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024
+PUBLIC_PATHS = ("/health", "/support-contacts", "/downloads/", "/openapi.json", "/docs")
+
+
+class BodyLimit:
+    """Refuse request bodies over `limit` bytes, whether or not Content-Length is sent."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or {}).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(self.limit)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(self.limit)(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(PayloadTooLarge(f"the request body is over {limit // 1024} KiB").body(),
+                        status_code=413)
+
+
+def _validation_message(exc: RequestValidationError) -> Dict[str, Any]:
+    fields = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        fields.append({"field": where or "body", "problem": error.get("msg", "invalid")})
+    summary = "; ".join(f"{f['field']}: {f['problem']}" for f in fields[:5])
+    return {"error": {"code": "invalid_request", "message": f"invalid request: {summary}",
+                      "fields": fields}}
+
+
+def _openapi(app: FastAPI) -> Dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                         description=app.description)
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
+    for path, operations in schema["paths"].items():
+        if not path.startswith(PUBLIC_PATHS):
+            for operation in operations.values():
+                operation["security"] = [{"bearer": []}]
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings, engine: Optional[Engine] = None) -> FastAPI:
+    """Build the app; the engine is created here unless a caller supplies one."""
+    load_table()  # a malformed permission table stops the start, not a request
+    app = FastAPI(
+        title="Premier account services",
+        version="1.0.0",
+        description="System of record for the Premier account assistant. Every endpoint but "
+        "the public ones needs `Authorization: Bearer <token>`; writes need an "
+        "`Idempotency-Key` header.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine or create_engine(settings.database_url)
+    for module in (me, settings_area, users, orders, invoices, devices, support, reports,
+                   downloads):
+        app.include_router(module.router)
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(_validation_message(exc), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
+        return JSONResponse({"error": {"code": code, "message": str(exc.detail)}},
+                            status_code=exc.status_code)
+
+    @app.exception_handler(OperationalError)
+    async def unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+        log.exception("database unavailable", exc_info=exc)
+        return JSONResponse({"error": {"code": "unavailable",
+                                       "message": "the account database is busy; try again"}},
+                            status_code=503)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+        log.exception("database error; the request was rolled back", exc_info=exc)
+        return JSONResponse({"error": {"code": "internal",
+                                       "message": "something went wrong; nothing was changed"}},
+                            status_code=500)
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(BodyLimit)
+    return app

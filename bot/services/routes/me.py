@@ -1,0 +1,108 @@
+"""Who am I, what may I do here, switch account; plus the public endpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import List, Optional
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import tokens
+from bot.policy import load_table
+from bot.services import audit, schemas as s, views
+from bot.services import models as m
+from bot.services.context import Ctx, Principal, get_principal, get_session, require
+from bot.services.errors import InvalidInput, NotFound
+
+router = APIRouter()
+
+
+@router.get("/health", tags=["public"])
+def health() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/support-contacts", response_model=List[s.SupportContactOut], tags=["public"])
+def support_contacts(
+    region: Optional[str] = Query(None, description="Americas, EMEA or APJ"),
+    session: Session = Depends(get_session),
+) -> List[m.SupportContact]:
+    """Regional Premier support contacts; no sign-in needed."""
+    query = select(m.SupportContact).order_by(m.SupportContact.region)
+    if region is not None:
+        match = next((r for r in s.REGIONS if r.lower() == region.strip().lower()), None)
+        if match is None:
+            raise InvalidInput(f"region must be one of {', '.join(s.REGIONS)}")
+        query = query.where(m.SupportContact.region == match)
+    return list(session.scalars(query))
+
+
+def _memberships(session: Session, user_id: int) -> List[m.Membership]:
+    return list(session.scalars(
+        select(m.Membership).filter_by(user_id=user_id, status="active").order_by(m.Membership.id)
+    ))
+
+
+def _me(session: Session, principal: Principal) -> s.Me:
+    user, account = principal.user, principal.account
+    membership = principal.membership
+    return s.Me(
+        user_id=user.id, email=user.email, name=user.name, language=user.language,
+        role=principal.role, flags=sorted(user.flags),
+        account=views.account(account) if account else None,
+        access_group=membership.access_group.name if membership and membership.access_group
+        else None,
+        accounts=[s.AccountRef(id=ms.account.id, name=ms.account.name, role=ms.role)
+                  for ms in _memberships(session, user.id)],
+        capabilities=list(load_table().allowed(principal.subject())),
+    )
+
+
+@router.get("/me", response_model=s.Me, tags=["identity"])
+def me(
+    session: Session = Depends(get_session), principal: Principal = Depends(get_principal)
+) -> s.Me:
+    """The caller, their active account and role, their other accounts, and what they may do."""
+    return _me(session, principal)
+
+
+@router.get("/me/decisions/{capability}", response_model=s.Decision, tags=["identity"])
+def decision(capability: str, principal: Principal = Depends(get_principal)) -> s.Decision:
+    """Whether the caller may use `capability` here, and if not, which rule says no."""
+    table = load_table()
+    if capability not in table:
+        raise NotFound(f"capability {capability} was not found", what="capability",
+                       id=capability[:60])
+    return s.Decision(**table.decide(capability, principal.subject()).as_dict())
+
+
+@router.post("/me/switch-account", response_model=s.SwitchAccountOut, tags=["identity"])
+def switch_account(
+    body: s.SwitchAccountIn, request: Request, ctx: Ctx = Depends(require("switch_account"))
+) -> s.SwitchAccountOut:
+    """Make another of the caller's accounts the active one; returns a token for it.
+
+    The account may be named by name (case-insensitive, a unique prefix is
+    enough) or by customer number.
+    """
+    wanted = body.account.casefold()
+    options = _memberships(ctx.session, ctx.principal.user.id)
+    exact = [ms for ms in options if wanted in
+             (ms.account.name.casefold(), ms.account.customer_number.casefold())]
+    matches = exact or [ms for ms in options if ms.account.name.casefold().startswith(wanted)]
+    if len(matches) != 1:
+        raise NotFound(f"account {body.account} was not found among your accounts",
+                       what="account", id=body.account,
+                       options=[ms.account.name for ms in options])
+    chosen = matches[0]
+    settings = ctx.settings
+    token = tokens.mint_token(
+        settings.token_secret, user_id=ctx.principal.user.id, account_id=chosen.account_id,
+        channel=ctx.principal.channel, ttl=dt.timedelta(minutes=settings.token_ttl_minutes),
+    )
+    audit.add(ctx.session, ctx.principal, action="switch_account", outcome="ok",
+              target=chosen.account.name)
+    ctx.session.commit()
+    return s.SwitchAccountOut(token=token, account=views.account(chosen.account), role=chosen.role)
