@@ -1,0 +1,299 @@
+"""The one typed async client for the account services.
+
+Build one `AccountServices` per process (it owns the connection pool), then
+call as a person with `services.as_user(token)`. Results are the services' own
+wire models (`bot.services.schemas`); failures raise `bot.client.errors`.
+Reads, and writes carrying an idempotency key, are retried on transport
+errors and 502/503/504; nothing else is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any, Dict, List, Optional, Sequence, Type, TypeVar
+
+import httpx
+from pydantic import BaseModel, parse_obj_as
+
+from bot.client.errors import AccountServicesError, Unavailable, error_for
+from bot.services import schemas as s
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+__all__ = ["AccountServices", "AccountSession", "AccountServicesError"]
+
+
+class AccountServices:
+    """Connection pool, timeouts and retries; one per process."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        retries: int = 2,
+        transport: Optional[httpx.AsyncBaseTransport] = None,
+    ):
+        self.retries = retries
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout, connect=3.0),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "AccountServices":
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    def as_user(self, token: str) -> "AccountSession":
+        return AccountSession(self, token)
+
+    async def support_contacts(self, region: Optional[str] = None) -> List[s.SupportContactOut]:
+        """Public: no token needed."""
+        params = {"region": region} if region else None
+        data = await self.request("GET", "/support-contacts", params=params)
+        return parse_obj_as(List[s.SupportContactOut], data)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: Optional[str] = None,
+        json: Any = None,
+        params: Optional[Dict[str, Any]] = None,
+        idempotency_key: Optional[str] = None,
+        retry: bool = True,
+    ) -> Any:
+        """Send one call; returns the decoded JSON body or raises the matching error."""
+        headers = {}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        attempts = 1 + (self.retries if retry else 0)
+        last: Optional[Exception] = None
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(0.2 * 2 ** (attempt - 1))
+            try:
+                response = await self._http.request(method, path, json=json, params=params,
+                                                    headers=headers)
+            except httpx.TransportError as exc:
+                last = exc
+                continue
+            if response.status_code in RETRY_STATUSES and attempt + 1 < attempts:
+                last = None
+                continue
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if response.status_code >= 400:
+                raise error_for(response.status_code, body)
+            return body
+        raise Unavailable(f"the account services did not answer: {last or 'busy'}")
+
+
+def _key(idempotency_key: str) -> str:
+    if not idempotency_key:
+        raise ValueError("writes need an idempotency key")
+    return idempotency_key
+
+
+class AccountSession:
+    """Calls made as one person; cheap to create per conversation turn."""
+
+    def __init__(self, services: AccountServices, token: str):
+        self._services = services
+        self.token = token
+
+    async def _get(self, path: str, model: Type[T], **params: Any) -> T:
+        clean = {k: v for k, v in params.items() if v is not None}
+        data = await self._services.request("GET", path, token=self.token, params=clean or None)
+        return parse_obj_as(model, data)
+
+    async def _post(self, path: str, model: Type[T], body: Any, *, key: Optional[str] = None,
+                    method: str = "POST", retry: bool = True) -> T:
+        data = await self._services.request(method, path, token=self.token, json=body,
+                                            idempotency_key=key, retry=retry)
+        return parse_obj_as(model, data)
+
+    # identity ------------------------------------------------------------------------------
+    async def me(self) -> s.Me:
+        return await self._get("/me", s.Me)
+
+    async def decision(self, capability: str) -> s.Decision:
+        return await self._get(f"/me/decisions/{capability}", s.Decision)
+
+    async def switch_account(self, account: str) -> s.SwitchAccountOut:
+        """Returns a token for the other account; use it for every later call."""
+        return await self._post("/me/switch-account", s.SwitchAccountOut, {"account": account},
+                                retry=False)
+
+    # settings ------------------------------------------------------------------------------
+    async def account(self) -> s.AccountOut:
+        return await self._get("/account", s.AccountOut)
+
+    async def update_company(self, *, idempotency_key: str, **changes: str) -> s.ChangeOut:
+        return await self._post("/account", s.ChangeOut, changes, key=_key(idempotency_key),
+                                method="PATCH")
+
+    async def profile(self) -> s.Profile:
+        return await self._get("/profile", s.Profile)
+
+    async def update_profile(self, *, idempotency_key: str, **changes: str) -> s.ChangeOut:
+        return await self._post("/profile", s.ChangeOut, changes, key=_key(idempotency_key),
+                                method="PATCH")
+
+    async def addresses(self) -> List[s.AddressOut]:
+        return await self._get("/addresses", List[s.AddressOut])  # type: ignore[arg-type]
+
+    async def add_address(self, *, idempotency_key: str, **fields: str) -> s.AddressOut:
+        return await self._post("/addresses", s.AddressOut, fields, key=_key(idempotency_key))
+
+    async def payment_methods(self) -> List[s.PaymentMethodOut]:
+        return await self._get("/payment-methods", List[s.PaymentMethodOut])  # type: ignore[arg-type]
+
+    async def quick_checkout(self) -> List[s.QuickCheckoutOut]:
+        return await self._get("/quick-checkout", List[s.QuickCheckoutOut])  # type: ignore[arg-type]
+
+    # users ---------------------------------------------------------------------------------
+    async def users(self) -> List[s.UserOut]:
+        return await self._get("/users", List[s.UserOut])  # type: ignore[arg-type]
+
+    async def invite_user(self, email: str, role: str, *, idempotency_key: str,
+                          name: Optional[str] = None) -> s.UserChangeOut:
+        body = {"email": email, "role": role, **({"name": name} if name else {})}
+        return await self._post("/users/invitations", s.UserChangeOut, body,
+                                key=_key(idempotency_key))
+
+    async def change_user_role(self, user_id: int, role: str, *,
+                               idempotency_key: str) -> s.UserChangeOut:
+        return await self._post(f"/users/{user_id}", s.UserChangeOut, {"role": role},
+                                key=_key(idempotency_key), method="PATCH")
+
+    async def deactivate_user(self, user_id: int, *, idempotency_key: str) -> s.UserChangeOut:
+        return await self._post(f"/users/{user_id}/deactivate", s.UserChangeOut, None,
+                                key=_key(idempotency_key))
+
+    async def request_sso(self, identity_provider: str, *, idempotency_key: str,
+                          note: str = "") -> s.SsoRequestOut:
+        return await self._post("/sso-requests", s.SsoRequestOut,
+                                {"identity_provider": identity_provider, "note": note},
+                                key=_key(idempotency_key))
+
+    # orders --------------------------------------------------------------------------------
+    async def quotes(self) -> List[s.QuoteOut]:
+        return await self._get("/quotes", List[s.QuoteOut])  # type: ignore[arg-type]
+
+    async def recent_orders(self, days: int = 30) -> List[s.OrderOut]:
+        return await self._get("/orders", List[s.OrderOut], days=days)  # type: ignore[arg-type]
+
+    async def order(self, number: str) -> s.OrderOut:
+        return await self._get(f"/orders/{number}", s.OrderOut)
+
+    async def cart(self) -> s.CartOut:
+        return await self._get("/cart", s.CartOut)
+
+    async def reorder(self, order_number: str, *, idempotency_key: str) -> s.CartOut:
+        return await self._post("/cart/reorder", s.CartOut, {"order_number": order_number},
+                                key=_key(idempotency_key))
+
+    # invoices ------------------------------------------------------------------------------
+    async def invoices(self, status: str = "all") -> s.InvoiceList:
+        return await self._get("/invoices", s.InvoiceList, status=status)
+
+    async def invoice(self, number: str) -> s.InvoiceOut:
+        return await self._get(f"/invoices/{number}", s.InvoiceOut)
+
+    async def invoice_pdf(self, number: str) -> s.Link:
+        return await self._get(f"/invoices/{number}/pdf", s.Link)
+
+    async def pay_invoice(self, number: str, payment_method_id: int, *,
+                          idempotency_key: str) -> s.PaymentOut:
+        return await self._post(f"/invoices/{number}/payments", s.PaymentOut,
+                                {"payment_method_id": payment_method_id},
+                                key=_key(idempotency_key))
+
+    # devices and contracts -----------------------------------------------------------------
+    async def devices(self) -> List[s.DeviceOut]:
+        return await self._get("/devices", List[s.DeviceOut])  # type: ignore[arg-type]
+
+    async def device(self, service_tag: str) -> s.DeviceOut:
+        return await self._get(f"/devices/{s.normalize_service_tag(service_tag)}", s.DeviceOut)
+
+    async def contract_plans(self) -> List[s.PlanOut]:
+        return await self._get("/contract-plans", List[s.PlanOut])  # type: ignore[arg-type]
+
+    async def contracts(self) -> List[s.ContractOut]:
+        return await self._get("/contracts", List[s.ContractOut])  # type: ignore[arg-type]
+
+    async def renewal_quote(self, service_tags: Sequence[str], plan: str,
+                            years: int) -> s.ContractQuoteOut:
+        body = {"service_tags": list(service_tags), "plan": plan, "years": years}
+        return await self._post("/contracts/renewal-quotes", s.ContractQuoteOut, body)
+
+    async def upgrade_quote(self, service_tags: Sequence[str], plan: str) -> s.ContractQuoteOut:
+        body = {"service_tags": list(service_tags), "plan": plan}
+        return await self._post("/contracts/upgrade-quotes", s.ContractQuoteOut, body)
+
+    async def renew_contracts(self, service_tags: Sequence[str], plan: str, years: int, *,
+                              idempotency_key: str) -> s.ContractChangeOut:
+        body = {"service_tags": list(service_tags), "plan": plan, "years": years}
+        return await self._post("/contracts/renewals", s.ContractChangeOut, body,
+                                key=_key(idempotency_key))
+
+    async def upgrade_contracts(self, service_tags: Sequence[str], plan: str, *,
+                                idempotency_key: str) -> s.ContractChangeOut:
+        body = {"service_tags": list(service_tags), "plan": plan}
+        return await self._post("/contracts/upgrades", s.ContractChangeOut, body,
+                                key=_key(idempotency_key))
+
+    async def subscriptions(self) -> List[s.SubscriptionOut]:
+        return await self._get("/subscriptions", List[s.SubscriptionOut])  # type: ignore[arg-type]
+
+    # support -------------------------------------------------------------------------------
+    async def account_team(self) -> List[s.TeamContactOut]:
+        return await self._get("/account-team", List[s.TeamContactOut])  # type: ignore[arg-type]
+
+    async def service_requests(self, status: str = "all") -> List[s.ServiceRequestOut]:
+        return await self._get("/service-requests", List[s.ServiceRequestOut],  # type: ignore[arg-type]
+                               status=status)
+
+    async def service_request(self, number: str) -> s.ServiceRequestOut:
+        return await self._get(f"/service-requests/{number}", s.ServiceRequestOut)
+
+    async def open_service_request(self, service_tag: str, description: str, *,
+                                   idempotency_key: str) -> s.CreatedServiceRequest:
+        body = {"service_tag": service_tag, "description": description}
+        return await self._post("/service-requests", s.CreatedServiceRequest, body,
+                                key=_key(idempotency_key))
+
+    async def documents(self) -> List[s.DocumentOut]:
+        return await self._get("/documents", List[s.DocumentOut])  # type: ignore[arg-type]
+
+    async def document_link(self, document_id: int) -> s.Link:
+        return await self._get(f"/documents/{document_id}/link", s.Link)
+
+    # reports -------------------------------------------------------------------------------
+    async def report_types(self) -> List[s.ReportTypeOut]:
+        return await self._get("/reports", List[s.ReportTypeOut])  # type: ignore[arg-type]
+
+    async def generate_report(self, report_type: str, starts_on: dt.date, ends_on: dt.date, *,
+                              idempotency_key: str) -> s.ReportOut:
+        body = {"type": report_type, "starts_on": starts_on.isoformat(),
+                "ends_on": ends_on.isoformat()}
+        return await self._post("/reports", s.ReportOut, body, key=_key(idempotency_key))
+
+    async def report(self, report_id: int) -> s.ReportOut:
+        return await self._get(f"/reports/{report_id}", s.ReportOut)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Type, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import select
@@ -22,6 +22,8 @@ from bot.services import audit
 from bot.services import models as m
 from bot.services.errors import Forbidden, NotFound, TokenExpiredError, Unauthorized
 from bot.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -70,7 +72,7 @@ class Ctx:
     def today(self) -> dt.date:
         return dt.date.today()
 
-    def owned(self, model: type, label: str, **where: object) -> object:
+    def owned(self, model: Type[T], label: str, **where: object) -> T:
         """Fetch one object of the caller's account by its public identifier.
 
         An object of another account is reported exactly like a missing one, and
@@ -81,11 +83,11 @@ class Ctx:
         """
         obj = self.session.scalar(select(model).filter_by(**where))
         shown = " ".join(str(v) for v in where.values())
-        if obj is not None and obj.account_id != self.account.id:
+        if obj is not None and obj.account_id != self.account.id:  # type: ignore[attr-defined]
             audit.record_now(
                 self.engine, self.principal, action=f"probe:{self.capability}",
                 target=f"{label} {shown}", outcome="not_found",
-                detail={"owner_account_id": obj.account_id},
+                detail={"owner_account_id": obj.account_id},  # type: ignore[attr-defined]
             )
             obj = None
         if obj is None:

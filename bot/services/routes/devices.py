@@ -8,7 +8,7 @@ import re
 import uuid
 from typing import List, Optional
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Path
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -63,6 +63,15 @@ def contracts(ctx: Ctx = Depends(require("list_service_contracts"))) -> List[s.C
         .order_by(m.ServiceContract.ends_on)
     )
     return [views.contract(c, ctx.today) for c in rows]
+
+
+@router.get("/contracts/{contract_number}", response_model=s.ContractOut)
+def contract(
+    contract_number: str = Path(..., regex=r"^SC-[0-9]{8}$", description="SC- and 8 digits"),
+    ctx: Ctx = Depends(require("list_service_contracts")),
+) -> s.ContractOut:
+    return views.contract(ctx.owned(m.ServiceContract, "contract", number=contract_number),
+                          ctx.today)
 
 
 def _price(ctx: Ctx, usd_cents: int) -> int:

@@ -14,7 +14,7 @@ from bot.services import models as m
 from bot.services import schemas as s
 from bot.services import views
 from bot.services.context import Ctx, require
-from bot.services.errors import Conflict, NotFound
+from bot.services.errors import Conflict
 from bot.services.idempotency import run_write
 
 router = APIRouter(tags=["invoices"])
@@ -47,7 +47,7 @@ def invoice(
     invoice_number: str = InvoiceNumber, ctx: Ctx = Depends(require("invoice_details"))
 ) -> s.InvoiceOut:
     found = ctx.owned(m.Invoice, "invoice", number=invoice_number)
-    return views.invoice(found, ctx.account.currency, ctx.today)  # type: ignore[arg-type]
+    return views.invoice(found, ctx.account.currency, ctx.today)
 
 
 @router.get("/invoices/{invoice_number}/pdf", response_model=s.Link)
@@ -57,7 +57,7 @@ def invoice_pdf_link(
     """A signed, expiring link to the invoice's PDF copy."""
     found = ctx.owned(m.Invoice, "invoice", number=invoice_number)
     url, expires = downloads.sign_link(
-        ctx.settings, downloads.LinkTarget("invoice", found.id, ctx.account.id)  # type: ignore[attr-defined]
+        ctx.settings, downloads.LinkTarget("invoice", found.id, ctx.account.id)
     )
     return s.Link(url=url, expires_at=expires, filename=f"{invoice_number}.pdf")
 
@@ -71,27 +71,24 @@ def pay_invoice(
 ) -> JSONResponse:
     """Pay the whole amount of an unpaid invoice with one of the account's saved cards."""
     found = ctx.owned(m.Invoice, "invoice", number=invoice_number)
-    card = ctx.session.get(m.PaymentMethod, body.payment_method_id)
-    if card is None or card.account_id != ctx.account.id:
-        raise NotFound(f"payment method {body.payment_method_id} was not found",
-                       what="payment_method", id=str(body.payment_method_id))
+    card = ctx.owned(m.PaymentMethod, "payment method", id=body.payment_method_id)
 
     def act() -> s.PaymentOut:
-        if found.paid_at is not None:  # type: ignore[attr-defined]
+        if found.paid_at is not None:
             raise Conflict(f"{invoice_number} is already paid", reason="already_paid")
         if card.exp_year and card.exp_month and (card.exp_year, card.exp_month) < (
                 ctx.today.year, ctx.today.month):
             raise Conflict("that card has expired; choose another payment type",
                            reason="card_expired")
         now = dt.datetime.utcnow().replace(microsecond=0)
-        found.paid_at = now  # type: ignore[attr-defined]
-        ctx.session.add(m.Payment(invoice_id=found.id, payment_method_id=card.id,  # type: ignore[attr-defined]
+        found.paid_at = now
+        ctx.session.add(m.Payment(invoice_id=found.id, payment_method_id=card.id,
                                   user_id=ctx.principal.user.id,
-                                  amount_cents=found.amount_cents, paid_at=now))  # type: ignore[attr-defined]
+                                  amount_cents=found.amount_cents, paid_at=now))
         ctx.session.flush()
         return s.PaymentOut(
-            invoice=views.invoice(found, ctx.account.currency, ctx.today),  # type: ignore[arg-type]
-            amount=views.money(found.amount_cents, ctx.account.currency),  # type: ignore[attr-defined]
+            invoice=views.invoice(found, ctx.account.currency, ctx.today),
+            amount=views.money(found.amount_cents, ctx.account.currency),
             payment_method=views.payment_method(card), paid_at=now,
         )
 

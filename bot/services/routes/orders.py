@@ -56,7 +56,7 @@ def order(
     order_number: str = OrderNumber, ctx: Ctx = Depends(require("order_status"))
 ) -> s.OrderOut:
     found = ctx.owned(m.Order, "order", number=order_number)
-    return views.order(found, ctx.account.currency)  # type: ignore[arg-type]
+    return views.order(found, ctx.account.currency)
 
 
 def _cart(ctx: Ctx, added: List[m.CartItem] = ()) -> s.CartOut:  # type: ignore[assignment]
@@ -87,10 +87,10 @@ def reorder(
     source = ctx.owned(m.Order, "order", number=body.order_number)
 
     def act() -> s.CartOut:
-        if source.status == "cancelled" and not source.lines:  # type: ignore[attr-defined]
+        if source.status == "cancelled" and not source.lines:
             raise Conflict("that order has no lines to add", reason="empty_order")
         added = []
-        for line in source.lines:  # type: ignore[attr-defined]
+        for line in source.lines:
             item = m.CartItem(
                 account_id=ctx.account.id, user_id=ctx.principal.user.id, sku=line.sku,
                 description=line.description, quantity=line.quantity,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Path
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -78,6 +78,14 @@ def addresses(ctx: Ctx = Depends(require("show_addresses"))) -> List[m.Address]:
     return list(ctx.session.scalars(
         select(m.Address).filter_by(account_id=ctx.account.id).order_by(m.Address.id)
     ))
+
+
+@router.get("/addresses/{address_id}", response_model=s.AddressOut)
+def address(
+    address_id: int = Path(..., ge=1, le=2**31 - 1),
+    ctx: Ctx = Depends(require("show_addresses")),
+) -> m.Address:
+    return ctx.owned(m.Address, "address", id=address_id)
 
 
 @router.post("/addresses", response_model=s.AddressOut, status_code=201)

@@ -1,0 +1,195 @@
+"""Shared fixtures: the account services running for real, on SQLite and on PostgreSQL.
+
+Every test that takes `services` runs once per database backend against a real
+HTTP server in its own process, on a freshly migrated and seeded database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, Optional
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
+
+from bot import tokens
+from bot.services import models as m
+from bot.services.db import create_engine, migrate
+from bot.services.seed import seed
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_TOKEN_SECRET = "test-token-secret-" + "x" * 32
+TEST_DOWNLOAD_SECRET = "test-download-secret-" + "y" * 32
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningServices:
+    """A live account-services process and the handles tests need around it."""
+
+    backend: str
+    base_url: str
+    database_url: str
+    engine: Engine
+    process: subprocess.Popen
+    _users: Dict[str, int] = field(default_factory=dict)
+
+    def user_id(self, email: str) -> int:
+        if email not in self._users:
+            with Session(self.engine) as session:
+                self._users[email] = session.scalar(select(m.User.id).filter_by(email=email))
+        return self._users[email]
+
+    def account_id(self, name: str) -> int:
+        with Session(self.engine) as session:
+            return int(session.scalar(select(m.Account.id).filter_by(name=name)))
+
+    def token(
+        self,
+        email: str,
+        account: Optional[str] = None,
+        *,
+        ttl: dt.timedelta = dt.timedelta(minutes=30),
+        channel: str = "test",
+        now: Optional[dt.datetime] = None,
+    ) -> str:
+        """A token as the portal would sign it; `account` defaults to the person's first."""
+        user_id = self.user_id(email)
+        with Session(self.engine) as session:
+            query = select(m.Membership).filter_by(user_id=user_id).order_by(m.Membership.id)
+            memberships = list(session.scalars(query))
+            if account is None:
+                account_id = memberships[0].account_id if memberships else None
+            else:
+                account_id = self.account_id(account)
+        return tokens.mint_token(TEST_TOKEN_SECRET, user_id=user_id, account_id=account_id,
+                                 channel=channel, ttl=ttl, now=now)
+
+    def headers(self, email: str, account: Optional[str] = None) -> Dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(email, account)}"}
+
+    def client(self, email: Optional[str] = None, account: Optional[str] = None) -> httpx.Client:
+        headers = self.headers(email, account) if email else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+
+def service_env(database_url: str, port: int) -> Dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "APP_ENV": "test",
+        "DATABASE_URL": database_url,
+        "SERVICES_PORT": str(port),
+        "HOST": "127.0.0.1",
+        "SERVICES_URL": f"http://127.0.0.1:{port}",
+        "TOKEN_SECRET": TEST_TOKEN_SECRET,
+        "DOWNLOAD_SECRET": TEST_DOWNLOAD_SECRET,
+    })
+    return env
+
+
+def start_services(backend: str, database_url: str) -> RunningServices:
+    migrate(database_url)
+    engine = create_engine(database_url)
+    seed(engine)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "services"], cwd=ROOT, env=service_env(database_url, port)
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the account services exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return RunningServices(backend, base_url, database_url, engine, process)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("the account services did not become healthy within 60 s")
+
+
+def stop_services(running: RunningServices) -> None:
+    running.process.terminate()
+    try:
+        running.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        running.process.kill()
+    running.engine.dispose()
+
+
+def postgres_available() -> Optional[str]:
+    """None when PostgreSQL answers; otherwise why not."""
+    try:
+        engine = create_engine(POSTGRES_ADMIN_URL)
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as exc:  # any failure to connect means: not available here
+        return f"PostgreSQL is not reachable at {make_url(POSTGRES_ADMIN_URL).host}: {exc}"
+
+
+def _admin(statement: str) -> None:
+    engine = create_engine(POSTGRES_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(statement)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql",
+                                                                 marks=pytest.mark.postgres)])
+def services(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[RunningServices]:
+    """The account services on a fresh demo world, once per database backend."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "premier.db"
+        running = start_services("sqlite", f"sqlite:///{path}")
+        yield running
+        stop_services(running)
+        return
+    problem = postgres_available()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI. {problem}")
+        pytest.skip(problem)
+    name = f"premier_test_{uuid.uuid4().hex[:10]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    running = start_services("postgresql", url)
+    try:
+        yield running
+    finally:
+        stop_services(running)
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def audit_rows(services: RunningServices):  # type: ignore[no-untyped-def]
+    """A function returning the audit events matching the given column values."""
+
+    def rows(**where: object) -> list:
+        with Session(services.engine) as session:
+            return list(session.scalars(
+                select(m.AuditEvent).filter_by(**where).order_by(m.AuditEvent.id)))
+
+    return rows
