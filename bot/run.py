@@ -35,7 +35,7 @@ def parts(settings: Settings) -> List[Part]:
     base = settings.services_url
     return [
         Part("account services", [sys.executable, "-m", "bot", "services"], f"{base}/health",
-             f"{base}  (OpenAPI: {base}/openapi.json, docs: {base}/docs)"),
+             f"{base}/docs (OpenAPI {base}/openapi.json)"),
     ]
 
 
@@ -82,8 +82,8 @@ def run_all(settings: Settings) -> int:
         for part in started:
             table.add_row(part.name, part.public_url)
         console.print(table)
-        console.print("Demo token: [bold]python -m bot token ana.admin@acme.example[/bold]   "
-                      "Stop: Ctrl-C")
+        console.print("A demo token: [bold]make token EMAIL=ana.admin@acme.example[/bold]"
+                      "   Stop everything: [bold]Ctrl-C[/bold]")
         while all(p.process and p.process.poll() is None for p in started):
             time.sleep(0.5)
         dead = [p.name for p in started if p.process and p.process.poll() is not None]
