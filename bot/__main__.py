@@ -56,24 +56,36 @@ def _cmd_token(args: argparse.Namespace) -> int:
             if user is None:
                 print(f"no user with email {args.email}", file=sys.stderr)
                 return 1
-            memberships = list(session.scalars(
-                select(m.Membership).filter_by(user_id=user.id, status="active")
-                .order_by(m.Membership.id)))
+            memberships = list(
+                session.scalars(
+                    select(m.Membership)
+                    .filter_by(user_id=user.id, status="active")
+                    .order_by(m.Membership.id)
+                )
+            )
             chosen: Optional[m.Membership] = memberships[0] if memberships else None
             if args.account:
                 wanted = args.account.casefold()
-                chosen = next((ms for ms in memberships
-                               if ms.account.name.casefold().startswith(wanted)), None)
+                chosen = next(
+                    (ms for ms in memberships if ms.account.name.casefold().startswith(wanted)),
+                    None,
+                )
                 if chosen is None:
                     names = ", ".join(ms.account.name for ms in memberships) or "none"
-                    print(f"{args.email} has no account {args.account!r} (theirs: {names})",
-                          file=sys.stderr)
+                    print(
+                        f"{args.email} has no account {args.account!r} (theirs: {names})",
+                        file=sys.stderr,
+                    )
                     return 1
-            print(tokens.mint_token(
-                settings.token_secret, user_id=user.id,
-                account_id=chosen.account_id if chosen else None, channel=args.channel,
-                ttl=dt.timedelta(minutes=args.minutes or settings.token_ttl_minutes),
-            ))
+            print(
+                tokens.mint_token(
+                    settings.token_secret,
+                    user_id=user.id,
+                    account_id=chosen.account_id if chosen else None,
+                    channel=args.channel,
+                    ttl=dt.timedelta(minutes=args.minutes or settings.token_ttl_minutes),
+                )
+            )
     finally:
         engine.dispose()
     return 0
@@ -85,8 +97,13 @@ def _cmd_services(_: argparse.Namespace) -> int:
     from bot.services.app import create_app
 
     settings = load_settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.services_port,
-                log_level="warning", ws="none")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.services_port,
+        log_level="warning",
+        ws="none",
+    )
     return 0
 
 
@@ -114,8 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"env": _cmd_env, "db": _cmd_db, "token": _cmd_token,
-               "services": _cmd_services, "run": _cmd_run}[args.command]
+    handler = {
+        "env": _cmd_env,
+        "db": _cmd_db,
+        "token": _cmd_token,
+        "services": _cmd_services,
+        "run": _cmd_run,
+    }[args.command]
     try:
         return handler(args)
     except SettingsError as exc:

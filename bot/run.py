@@ -34,8 +34,12 @@ class Part:
 def parts(settings: Settings) -> List[Part]:
     base = settings.services_url
     return [
-        Part("account services", [sys.executable, "-m", "bot", "services"], f"{base}/health",
-             f"{base}/docs (OpenAPI {base}/openapi.json)"),
+        Part(
+            "account services",
+            [sys.executable, "-m", "bot", "services"],
+            f"{base}/health",
+            f"{base}/docs (OpenAPI {base}/openapi.json)",
+        ),
     ]
 
 
@@ -82,8 +86,10 @@ def run_all(settings: Settings) -> int:
         for part in started:
             table.add_row(part.name, part.public_url)
         console.print(table)
-        console.print("A demo token: [bold]make token EMAIL=ana.admin@acme.example[/bold]"
-                      "   Stop everything: [bold]Ctrl-C[/bold]")
+        console.print(
+            "A demo token: [bold]make token EMAIL=ana.admin@acme.example[/bold]"
+            "   Stop everything: [bold]Ctrl-C[/bold]"
+        )
         while all(p.process and p.process.poll() is None for p in started):
             time.sleep(0.5)
         dead = [p.name for p in started if p.process and p.process.poll() is not None]

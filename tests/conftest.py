@@ -81,8 +81,14 @@ class RunningServices:
                 account_id = memberships[0].account_id if memberships else None
             else:
                 account_id = self.account_id(account)
-        return tokens.mint_token(TEST_TOKEN_SECRET, user_id=user_id, account_id=account_id,
-                                 channel=channel, ttl=ttl, now=now)
+        return tokens.mint_token(
+            TEST_TOKEN_SECRET,
+            user_id=user_id,
+            account_id=account_id,
+            channel=channel,
+            ttl=ttl,
+            now=now,
+        )
 
     def headers(self, email: str, account: Optional[str] = None) -> Dict[str, str]:
         return {"Authorization": f"Bearer {self.token(email, account)}"}
@@ -94,15 +100,17 @@ class RunningServices:
 
 def service_env(database_url: str, port: int) -> Dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "APP_ENV": "test",
-        "DATABASE_URL": database_url,
-        "SERVICES_PORT": str(port),
-        "HOST": "127.0.0.1",
-        "SERVICES_URL": f"http://127.0.0.1:{port}",
-        "TOKEN_SECRET": TEST_TOKEN_SECRET,
-        "DOWNLOAD_SECRET": TEST_DOWNLOAD_SECRET,
-    })
+    env.update(
+        {
+            "APP_ENV": "test",
+            "DATABASE_URL": database_url,
+            "SERVICES_PORT": str(port),
+            "HOST": "127.0.0.1",
+            "SERVICES_URL": f"http://127.0.0.1:{port}",
+            "TOKEN_SECRET": TEST_TOKEN_SECRET,
+            "DOWNLOAD_SECRET": TEST_DOWNLOAD_SECRET,
+        }
+    )
     return env
 
 
@@ -156,10 +164,12 @@ def _admin(statement: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql",
-                                                                 marks=pytest.mark.postgres)])
-def services(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[RunningServices]:
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def services(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServices]:
     """The account services on a fresh demo world, once per database backend."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "premier.db"
@@ -189,7 +199,8 @@ def audit_rows(services: RunningServices):  # type: ignore[no-untyped-def]
 
     def rows(**where: object) -> list:
         with Session(services.engine) as session:
-            return list(session.scalars(
-                select(m.AuditEvent).filter_by(**where).order_by(m.AuditEvent.id)))
+            return list(
+                session.scalars(select(m.AuditEvent).filter_by(**where).order_by(m.AuditEvent.id))
+            )
 
     return rows

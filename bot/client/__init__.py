@@ -48,13 +48,13 @@ class AccountServices:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self) -> "AccountServices":
+    async def __aenter__(self) -> AccountServices:
         return self
 
     async def __aexit__(self, *_: object) -> None:
         await self.aclose()
 
-    def as_user(self, token: str) -> "AccountSession":
+    def as_user(self, token: str) -> AccountSession:
         return AccountSession(self, token)
 
     async def support_contacts(self, region: Optional[str] = None) -> List[s.SupportContactOut]:
@@ -86,8 +86,9 @@ class AccountServices:
             if attempt:
                 await asyncio.sleep(0.2 * 2 ** (attempt - 1))
             try:
-                response = await self._http.request(method, path, json=json, params=params,
-                                                    headers=headers)
+                response = await self._http.request(
+                    method, path, json=json, params=params, headers=headers
+                )
             except httpx.TransportError as exc:
                 last = exc
                 continue
@@ -122,10 +123,19 @@ class AccountSession:
         data = await self._services.request("GET", path, token=self.token, params=clean or None)
         return parse_obj_as(model, data)
 
-    async def _post(self, path: str, model: Type[T], body: Any, *, key: Optional[str] = None,
-                    method: str = "POST", retry: bool = True) -> T:
-        data = await self._services.request(method, path, token=self.token, json=body,
-                                            idempotency_key=key, retry=retry)
+    async def _post(
+        self,
+        path: str,
+        model: Type[T],
+        body: Any,
+        *,
+        key: Optional[str] = None,
+        method: str = "POST",
+        retry: bool = True,
+    ) -> T:
+        data = await self._services.request(
+            method, path, token=self.token, json=body, idempotency_key=key, retry=retry
+        )
         return parse_obj_as(model, data)
 
     # identity ------------------------------------------------------------------------------
@@ -137,23 +147,26 @@ class AccountSession:
 
     async def switch_account(self, account: str) -> s.SwitchAccountOut:
         """Returns a token for the other account; use it for every later call."""
-        return await self._post("/me/switch-account", s.SwitchAccountOut, {"account": account},
-                                retry=False)
+        return await self._post(
+            "/me/switch-account", s.SwitchAccountOut, {"account": account}, retry=False
+        )
 
     # settings ------------------------------------------------------------------------------
     async def account(self) -> s.AccountOut:
         return await self._get("/account", s.AccountOut)
 
     async def update_company(self, *, idempotency_key: str, **changes: str) -> s.ChangeOut:
-        return await self._post("/account", s.ChangeOut, changes, key=_key(idempotency_key),
-                                method="PATCH")
+        return await self._post(
+            "/account", s.ChangeOut, changes, key=_key(idempotency_key), method="PATCH"
+        )
 
     async def profile(self) -> s.Profile:
         return await self._get("/profile", s.Profile)
 
     async def update_profile(self, *, idempotency_key: str, **changes: str) -> s.ChangeOut:
-        return await self._post("/profile", s.ChangeOut, changes, key=_key(idempotency_key),
-                                method="PATCH")
+        return await self._post(
+            "/profile", s.ChangeOut, changes, key=_key(idempotency_key), method="PATCH"
+        )
 
     async def addresses(self) -> List[s.AddressOut]:
         return await self._get("/addresses", List[s.AddressOut])  # type: ignore[arg-type]
@@ -171,26 +184,39 @@ class AccountSession:
     async def users(self) -> List[s.UserOut]:
         return await self._get("/users", List[s.UserOut])  # type: ignore[arg-type]
 
-    async def invite_user(self, email: str, role: str, *, idempotency_key: str,
-                          name: Optional[str] = None) -> s.UserChangeOut:
+    async def invite_user(
+        self, email: str, role: str, *, idempotency_key: str, name: Optional[str] = None
+    ) -> s.UserChangeOut:
         body = {"email": email, "role": role, **({"name": name} if name else {})}
-        return await self._post("/users/invitations", s.UserChangeOut, body,
-                                key=_key(idempotency_key))
+        return await self._post(
+            "/users/invitations", s.UserChangeOut, body, key=_key(idempotency_key)
+        )
 
-    async def change_user_role(self, user_id: int, role: str, *,
-                               idempotency_key: str) -> s.UserChangeOut:
-        return await self._post(f"/users/{user_id}", s.UserChangeOut, {"role": role},
-                                key=_key(idempotency_key), method="PATCH")
+    async def change_user_role(
+        self, user_id: int, role: str, *, idempotency_key: str
+    ) -> s.UserChangeOut:
+        return await self._post(
+            f"/users/{user_id}",
+            s.UserChangeOut,
+            {"role": role},
+            key=_key(idempotency_key),
+            method="PATCH",
+        )
 
     async def deactivate_user(self, user_id: int, *, idempotency_key: str) -> s.UserChangeOut:
-        return await self._post(f"/users/{user_id}/deactivate", s.UserChangeOut, None,
-                                key=_key(idempotency_key))
+        return await self._post(
+            f"/users/{user_id}/deactivate", s.UserChangeOut, None, key=_key(idempotency_key)
+        )
 
-    async def request_sso(self, identity_provider: str, *, idempotency_key: str,
-                          note: str = "") -> s.SsoRequestOut:
-        return await self._post("/sso-requests", s.SsoRequestOut,
-                                {"identity_provider": identity_provider, "note": note},
-                                key=_key(idempotency_key))
+    async def request_sso(
+        self, identity_provider: str, *, idempotency_key: str, note: str = ""
+    ) -> s.SsoRequestOut:
+        return await self._post(
+            "/sso-requests",
+            s.SsoRequestOut,
+            {"identity_provider": identity_provider, "note": note},
+            key=_key(idempotency_key),
+        )
 
     # orders --------------------------------------------------------------------------------
     async def quotes(self) -> List[s.QuoteOut]:
@@ -206,8 +232,9 @@ class AccountSession:
         return await self._get("/cart", s.CartOut)
 
     async def reorder(self, order_number: str, *, idempotency_key: str) -> s.CartOut:
-        return await self._post("/cart/reorder", s.CartOut, {"order_number": order_number},
-                                key=_key(idempotency_key))
+        return await self._post(
+            "/cart/reorder", s.CartOut, {"order_number": order_number}, key=_key(idempotency_key)
+        )
 
     # invoices ------------------------------------------------------------------------------
     async def invoices(self, status: str = "all") -> s.InvoiceList:
@@ -219,11 +246,15 @@ class AccountSession:
     async def invoice_pdf(self, number: str) -> s.Link:
         return await self._get(f"/invoices/{number}/pdf", s.Link)
 
-    async def pay_invoice(self, number: str, payment_method_id: int, *,
-                          idempotency_key: str) -> s.PaymentOut:
-        return await self._post(f"/invoices/{number}/payments", s.PaymentOut,
-                                {"payment_method_id": payment_method_id},
-                                key=_key(idempotency_key))
+    async def pay_invoice(
+        self, number: str, payment_method_id: int, *, idempotency_key: str
+    ) -> s.PaymentOut:
+        return await self._post(
+            f"/invoices/{number}/payments",
+            s.PaymentOut,
+            {"payment_method_id": payment_method_id},
+            key=_key(idempotency_key),
+        )
 
     # devices and contracts -----------------------------------------------------------------
     async def devices(self) -> List[s.DeviceOut]:
@@ -238,8 +269,9 @@ class AccountSession:
     async def contracts(self) -> List[s.ContractOut]:
         return await self._get("/contracts", List[s.ContractOut])  # type: ignore[arg-type]
 
-    async def renewal_quote(self, service_tags: Sequence[str], plan: str,
-                            years: int) -> s.ContractQuoteOut:
+    async def renewal_quote(
+        self, service_tags: Sequence[str], plan: str, years: int
+    ) -> s.ContractQuoteOut:
         body = {"service_tags": list(service_tags), "plan": plan, "years": years}
         return await self._post("/contracts/renewal-quotes", s.ContractQuoteOut, body)
 
@@ -247,17 +279,21 @@ class AccountSession:
         body = {"service_tags": list(service_tags), "plan": plan}
         return await self._post("/contracts/upgrade-quotes", s.ContractQuoteOut, body)
 
-    async def renew_contracts(self, service_tags: Sequence[str], plan: str, years: int, *,
-                              idempotency_key: str) -> s.ContractChangeOut:
+    async def renew_contracts(
+        self, service_tags: Sequence[str], plan: str, years: int, *, idempotency_key: str
+    ) -> s.ContractChangeOut:
         body = {"service_tags": list(service_tags), "plan": plan, "years": years}
-        return await self._post("/contracts/renewals", s.ContractChangeOut, body,
-                                key=_key(idempotency_key))
+        return await self._post(
+            "/contracts/renewals", s.ContractChangeOut, body, key=_key(idempotency_key)
+        )
 
-    async def upgrade_contracts(self, service_tags: Sequence[str], plan: str, *,
-                                idempotency_key: str) -> s.ContractChangeOut:
+    async def upgrade_contracts(
+        self, service_tags: Sequence[str], plan: str, *, idempotency_key: str
+    ) -> s.ContractChangeOut:
         body = {"service_tags": list(service_tags), "plan": plan}
-        return await self._post("/contracts/upgrades", s.ContractChangeOut, body,
-                                key=_key(idempotency_key))
+        return await self._post(
+            "/contracts/upgrades", s.ContractChangeOut, body, key=_key(idempotency_key)
+        )
 
     async def subscriptions(self) -> List[s.SubscriptionOut]:
         return await self._get("/subscriptions", List[s.SubscriptionOut])  # type: ignore[arg-type]
@@ -267,17 +303,22 @@ class AccountSession:
         return await self._get("/account-team", List[s.TeamContactOut])  # type: ignore[arg-type]
 
     async def service_requests(self, status: str = "all") -> List[s.ServiceRequestOut]:
-        return await self._get("/service-requests", List[s.ServiceRequestOut],  # type: ignore[arg-type]
-                               status=status)
+        return await self._get(
+            "/service-requests",
+            List[s.ServiceRequestOut],  # type: ignore[arg-type]
+            status=status,
+        )
 
     async def service_request(self, number: str) -> s.ServiceRequestOut:
         return await self._get(f"/service-requests/{number}", s.ServiceRequestOut)
 
-    async def open_service_request(self, service_tag: str, description: str, *,
-                                   idempotency_key: str) -> s.CreatedServiceRequest:
+    async def open_service_request(
+        self, service_tag: str, description: str, *, idempotency_key: str
+    ) -> s.CreatedServiceRequest:
         body = {"service_tag": service_tag, "description": description}
-        return await self._post("/service-requests", s.CreatedServiceRequest, body,
-                                key=_key(idempotency_key))
+        return await self._post(
+            "/service-requests", s.CreatedServiceRequest, body, key=_key(idempotency_key)
+        )
 
     async def documents(self) -> List[s.DocumentOut]:
         return await self._get("/documents", List[s.DocumentOut])  # type: ignore[arg-type]
@@ -289,10 +330,14 @@ class AccountSession:
     async def report_types(self) -> List[s.ReportTypeOut]:
         return await self._get("/reports", List[s.ReportTypeOut])  # type: ignore[arg-type]
 
-    async def generate_report(self, report_type: str, starts_on: dt.date, ends_on: dt.date, *,
-                              idempotency_key: str) -> s.ReportOut:
-        body = {"type": report_type, "starts_on": starts_on.isoformat(),
-                "ends_on": ends_on.isoformat()}
+    async def generate_report(
+        self, report_type: str, starts_on: dt.date, ends_on: dt.date, *, idempotency_key: str
+    ) -> s.ReportOut:
+        body = {
+            "type": report_type,
+            "starts_on": starts_on.isoformat(),
+            "ends_on": ends_on.isoformat(),
+        }
         return await self._post("/reports", s.ReportOut, body, key=_key(idempotency_key))
 
     async def report(self, report_id: int) -> s.ReportOut:

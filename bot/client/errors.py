@@ -1,13 +1,13 @@
 """The client's exception tree; every failure of a call is one of these.
 
-    AccountServicesError
-    ├── Unavailable        the services did not answer (after retries) or answered 5xx
-    ├── Unauthorized       the token is not accepted
-    │   └── SessionExpired the token was genuine but expired: sign in again
-    ├── Forbidden          the permission table refuses; `reason` says which rule
-    ├── NotFound           no such object in this account (or another account's)
-    ├── Conflict           the change cannot be made in the current state
-    └── InvalidRequest     a value has the wrong shape; `fields` lists them
+AccountServicesError
+├── Unavailable        the services did not answer (after retries) or answered 5xx
+├── Unauthorized       the token is not accepted
+│   └── SessionExpired the token was genuine but expired: sign in again
+├── Forbidden          the permission table refuses; `reason` says which rule
+├── NotFound           no such object in this account (or another account's)
+├── Conflict           the change cannot be made in the current state
+└── InvalidRequest     a value has the wrong shape; `fields` lists them
 """
 
 from __future__ import annotations
@@ -16,8 +16,13 @@ from typing import Any, Dict, List, Optional
 
 
 class AccountServicesError(Exception):
-    def __init__(self, message: str, *, status: Optional[int] = None,
-                 details: Optional[Dict[str, Any]] = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: Optional[int] = None,
+        details: Optional[Dict[str, Any]] = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status = status

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, Mapping, Optional, Tuple
 
@@ -146,7 +146,12 @@ def parse_table(raw: Mapping[str, Any]) -> PermissionTable:
         if unknown:
             raise PermissionTableError(f"group {group!r} names unknown roles {sorted(unknown)}")
     known_keys = {
-        "roles", "user_flags", "account_settings", "countries", "not_account_types", "write"
+        "roles",
+        "user_flags",
+        "account_settings",
+        "countries",
+        "not_account_types",
+        "write",
     }
     capabilities: Dict[str, Capability] = {}
     for name, spec in (raw.get("capabilities") or {}).items():
@@ -178,7 +183,7 @@ def parse_table(raw: Mapping[str, Any]) -> PermissionTable:
     return PermissionTable(roles, capabilities)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_table(path: Path = TABLE_PATH) -> PermissionTable:
     """Read and validate the table once per process."""
     with open(path, encoding="utf-8") as handle:

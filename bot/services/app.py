@@ -17,9 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.policy import load_table
 from bot.services.db import create_engine
 from bot.services.errors import PayloadTooLarge, ServiceError
-from bot.services.routes import devices, downloads, invoices, me, orders, reports
+from bot.services.routes import devices, downloads, invoices, me, orders, reports, support, users
 from bot.services.routes import settings as settings_area
-from bot.services.routes import support, users
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,8 +61,9 @@ class _BodyTooLarge(Exception):
 
 
 def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse(PayloadTooLarge(f"the request body is over {limit // 1024} KiB").body(),
-                        status_code=413)
+    return JSONResponse(
+        PayloadTooLarge(f"the request body is over {limit // 1024} KiB").body(), status_code=413
+    )
 
 
 def _validation_message(exc: RequestValidationError) -> Dict[str, Any]:
@@ -72,15 +72,21 @@ def _validation_message(exc: RequestValidationError) -> Dict[str, Any]:
         where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
         fields.append({"field": where or "body", "problem": error.get("msg", "invalid")})
     summary = "; ".join(f"{f['field']}: {f['problem']}" for f in fields[:5])
-    return {"error": {"code": "invalid_request", "message": f"invalid request: {summary}",
-                      "fields": fields}}
+    return {
+        "error": {
+            "code": "invalid_request",
+            "message": f"invalid request: {summary}",
+            "fields": fields,
+        }
+    }
 
 
 def _openapi(app: FastAPI) -> Dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
-                         description=app.description)
+    schema = get_openapi(
+        title=app.title, version=app.version, routes=app.routes, description=app.description
+    )
     schema.setdefault("components", {})["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     }
@@ -104,8 +110,17 @@ def create_app(settings: Settings, engine: Optional[Engine] = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine or create_engine(settings.database_url)
-    for module in (me, settings_area, users, orders, invoices, devices, support, reports,
-                   downloads):
+    for module in (
+        me,
+        settings_area,
+        users,
+        orders,
+        invoices,
+        devices,
+        support,
+        reports,
+        downloads,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(ServiceError)
@@ -119,22 +134,30 @@ def create_app(settings: Settings, engine: Optional[Engine] = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
-        return JSONResponse({"error": {"code": code, "message": str(exc.detail)}},
-                            status_code=exc.status_code)
+        return JSONResponse(
+            {"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code
+        )
 
     @app.exception_handler(OperationalError)
     async def unavailable(_: Request, exc: OperationalError) -> JSONResponse:
         log.exception("database unavailable", exc_info=exc)
-        return JSONResponse({"error": {"code": "unavailable",
-                                       "message": "the account database is busy; try again"}},
-                            status_code=503)
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "unavailable",
+                    "message": "the account database is busy; try again",
+                }
+            },
+            status_code=503,
+        )
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:
         log.exception("database error; the request was rolled back", exc_info=exc)
-        return JSONResponse({"error": {"code": "internal",
-                                       "message": "something went wrong; nothing was changed"}},
-                            status_code=500)
+        return JSONResponse(
+            {"error": {"code": "internal", "message": "something went wrong; nothing was changed"}},
+            status_code=500,
+        )
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def entry(
-    principal: "Principal",
+    principal: Principal,
     *,
     action: str,
     outcome: str,
@@ -39,12 +39,12 @@ def entry(
     )
 
 
-def add(session: Session, principal: "Principal", **fields: Any) -> None:
+def add(session: Session, principal: Principal, **fields: Any) -> None:
     """Record within the caller's transaction (for writes)."""
     session.add(entry(principal, **fields))
 
 
-def record_now(engine: Engine, principal: "Principal", **fields: Any) -> None:
+def record_now(engine: Engine, principal: Principal, **fields: Any) -> None:
     """Record in a transaction of its own (for probes and denials)."""
     with Session(engine) as session, session.begin():
         session.add(entry(principal, **fields))

@@ -85,8 +85,11 @@ class Ctx:
         shown = " ".join(str(v) for v in where.values())
         if obj is not None and obj.account_id != self.account.id:  # type: ignore[attr-defined]
             audit.record_now(
-                self.engine, self.principal, action=f"probe:{self.capability}",
-                target=f"{label} {shown}", outcome="not_found",
+                self.engine,
+                self.principal,
+                action=f"probe:{self.capability}",
+                target=f"{label} {shown}",
+                outcome="not_found",
                 detail={"owner_account_id": obj.account_id},  # type: ignore[attr-defined]
             )
             obj = None
@@ -177,10 +180,16 @@ def require(capability: str) -> Callable[..., Ctx]:
         decision = load_table().decide(capability, principal.subject())
         if not decision.allowed:
             engine = request.app.state.engine
-            audit.record_now(engine, principal, action=capability, outcome="denied",
-                             detail={"reason": decision.reason.value if decision.reason else ""})
+            audit.record_now(
+                engine,
+                principal,
+                action=capability,
+                outcome="denied",
+                detail={"reason": decision.reason.value if decision.reason else ""},
+            )
             raise Forbidden(decision, site_admins(session, principal.account_id))
-        return Ctx(session, principal, request.app.state.settings, request.app.state.engine,
-                   capability)
+        return Ctx(
+            session, principal, request.app.state.settings, request.app.state.engine, capability
+        )
 
     return dependency

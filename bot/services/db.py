@@ -6,9 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy import create_engine as sa_create_engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

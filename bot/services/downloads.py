@@ -36,8 +36,12 @@ def sign_link(settings: Settings, target: LinkTarget) -> tuple:
     """Returns (url, expires_at) for `target`."""
     expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=settings.download_ttl_minutes)
     token = jwt.encode(
-        {"k": target.kind, "id": target.object_id, "acct": target.account_id,
-         "exp": int(expires.timestamp())},
+        {
+            "k": target.kind,
+            "id": target.object_id,
+            "acct": target.account_id,
+            "exp": int(expires.timestamp()),
+        },
         settings.download_secret,
         algorithm="HS256",
     )
@@ -46,8 +50,9 @@ def sign_link(settings: Settings, target: LinkTarget) -> tuple:
 
 def open_link(settings: Settings, token: str) -> LinkTarget:
     try:
-        claims = jwt.decode(token, settings.download_secret, algorithms=["HS256"],
-                            options={"require": ["exp"]})
+        claims = jwt.decode(
+            token, settings.download_secret, algorithms=["HS256"], options={"require": ["exp"]}
+        )
         target = LinkTarget(str(claims["k"]), int(claims["id"]), int(claims["acct"]))
     except jwt.ExpiredSignatureError as exc:
         raise LinkError("this download link has expired; ask for a new one") from exc

@@ -90,8 +90,14 @@ def run_write(
         session.flush()
         body = act()
         record.status_code, record.body = status_code, json.loads(body.json())
-        audit.add(session, ctx.principal, action=ctx.capability, target=target, outcome="ok",
-                  detail={"idempotency_key": key})
+        audit.add(
+            session,
+            ctx.principal,
+            action=ctx.capability,
+            target=target,
+            outcome="ok",
+            detail={"idempotency_key": key},
+        )
         session.commit()
         return status_code, record.body
     except IntegrityError:

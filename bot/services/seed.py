@@ -30,32 +30,93 @@ SUPPORT_CONTACTS = [
 
 ACCOUNTS = [
     # name, customer no., type, country, currency, billing report, legal name, phone, groups
-    ("Acme Corporation", "C-100234", "Premier", "US", "USD", True,
-     "Acme Corporation Inc.", "+1 512 555 0100", ["Acme IT", "Acme Finance"]),
-    ("Globex México", "C-200871", "Premier", "MX", "MXN", True,
-     "Globex México S.A. de C.V.", "+52 55 5555 0199", ["Globex Compras"]),
-    ("Initech GmbH", "C-300412", "Business", "DE", "EUR", False,
-     "Initech GmbH", "+49 30 5555 0142", ["Initech Einkauf"]),
-    ("Hannah Home", "C-400019", "Home", "US", "USD", False,
-     "Hannah Hill", "+1 206 555 0177", []),
+    (
+        "Acme Corporation",
+        "C-100234",
+        "Premier",
+        "US",
+        "USD",
+        True,
+        "Acme Corporation Inc.",
+        "+1 512 555 0100",
+        ["Acme IT", "Acme Finance"],
+    ),
+    (
+        "Globex México",
+        "C-200871",
+        "Premier",
+        "MX",
+        "MXN",
+        True,
+        "Globex México S.A. de C.V.",
+        "+52 55 5555 0199",
+        ["Globex Compras"],
+    ),
+    (
+        "Initech GmbH",
+        "C-300412",
+        "Business",
+        "DE",
+        "EUR",
+        False,
+        "Initech GmbH",
+        "+49 30 5555 0142",
+        ["Initech Einkauf"],
+    ),
+    ("Hannah Home", "C-400019", "Home", "US", "USD", False, "Hannah Hill", "+1 206 555 0177", []),
 ]
 
 PEOPLE = [
     # email, name, language, reporting access, staff role, [(account, role, group)]
-    ("ana.admin@acme.example", "Ana Álvarez", "en", True, None,
-     [("Acme Corporation", "site_admin", "Acme IT")]),
-    ("ben.buyer@acme.example", "Ben Baker", "en", False, None,
-     [("Acme Corporation", "buyer", "Acme Finance")]),
-    ("sara.shopper@acme.example", "Sara Shah", "en", False, None,
-     [("Acme Corporation", "shopper", "Acme IT")]),
-    ("diego.admin@globex.example", "Diego Domínguez", "es", True, None,
-     [("Globex México", "site_admin", "Globex Compras"), ("Acme Corporation", "buyer", None)]),
-    ("lena.buyer@initech.example", "Lena Lang", "en", False, None,
-     [("Initech GmbH", "buyer", "Initech Einkauf")]),
-    ("hannah@home.example", "Hannah Hill", "en", False, None,
-     [("Hannah Home", "buyer", None)]),
-    ("eve.rep@vendor.example", "Eve Reyes", "en", False, "account_team",
-     [("Acme Corporation", "account_team", None), ("Globex México", "account_team", None)]),
+    (
+        "ana.admin@acme.example",
+        "Ana Álvarez",
+        "en",
+        True,
+        None,
+        [("Acme Corporation", "site_admin", "Acme IT")],
+    ),
+    (
+        "ben.buyer@acme.example",
+        "Ben Baker",
+        "en",
+        False,
+        None,
+        [("Acme Corporation", "buyer", "Acme Finance")],
+    ),
+    (
+        "sara.shopper@acme.example",
+        "Sara Shah",
+        "en",
+        False,
+        None,
+        [("Acme Corporation", "shopper", "Acme IT")],
+    ),
+    (
+        "diego.admin@globex.example",
+        "Diego Domínguez",
+        "es",
+        True,
+        None,
+        [("Globex México", "site_admin", "Globex Compras"), ("Acme Corporation", "buyer", None)],
+    ),
+    (
+        "lena.buyer@initech.example",
+        "Lena Lang",
+        "en",
+        False,
+        None,
+        [("Initech GmbH", "buyer", "Initech Einkauf")],
+    ),
+    ("hannah@home.example", "Hannah Hill", "en", False, None, [("Hannah Home", "buyer", None)]),
+    (
+        "eve.rep@vendor.example",
+        "Eve Reyes",
+        "en",
+        False,
+        "account_team",
+        [("Acme Corporation", "account_team", None), ("Globex México", "account_team", None)],
+    ),
     ("sam.agent@vendor.example", "Sam Ortiz", "en", False, "support_agent", []),
 ]
 
@@ -95,8 +156,13 @@ HISTORY: Dict[str, dict] = {
             (95, "delivered", "online", [("OPT-7010", 12), ("P2723DE", 12)]),
             (160, "cancelled", "online", [("XPS-13", 2)]),
         ],
-        "invoices": [(3, 40, 30, True), (4, 90, 30, True), (1, 15, 30, False),
-                     (2, 20, 45, False), (None, 70, 30, False)],
+        "invoices": [
+            (3, 40, 30, True),
+            (4, 90, 30, True),
+            (1, 15, 30, False),
+            (2, 20, 45, False),
+            (None, 70, 30, False),
+        ],
         "devices": [
             ("7XK2M93", "LAT-7440", 47, 1048, "prosupport_plus", 1048),
             ("3FJ8K21", "OPT-7010", 95, 1000, "prosupport", 25),
@@ -104,24 +170,37 @@ HISTORY: Dict[str, dict] = {
             ("H2L9P05", "LAT-5440", 800, -70, "basic", -70),
             ("C8N3V66", "P2723DE", 1200, -400, None, 0),
         ],
-        "subscriptions": [("Microsoft 365 Business Premium", 120, "active", 140),
-                          ("VMware vSphere Standard", 8, "active", 32),
-                          ("Adobe Acrobat Pro", 25, "expired", -12)],
-        "requests": [("3FJ8K21", "Fan noise under load", "open", 4),
-                     ("9QW4T72", "Drive bay 3 amber light", "in_progress", 9),
-                     ("H2L9P05", "Battery replacement", "closed", 60)],
-        "team": [("Maya Chen", "Account executive", "maya.chen@vendor.example", "+1 512 555 0141"),
-                 ("Eve Reyes", "Technical account manager", "eve.rep@vendor.example",
-                  "+1 512 555 0142")],
-        "documents": [("Premier contract terms 2026", "contract", 120),
-                      ("Quarterly business review Q3", "presentation", 35),
-                      ("Standard configuration catalog", "catalog", 10)],
-        "quotes": [("Refresh of 40 Latitude laptops", 49_960_00, 5, 25, "open"),
-                   ("PowerEdge expansion", 17_900_00, 50, -20, "expired")],
-        "addresses": [("Headquarters", "shipping", "100 Congress Ave", "Austin", "TX", "78701"),
-                      ("Accounts payable", "billing", "PO Box 4410", "Austin", "TX", "78765")],
-        "cards": [("Visa", "4242", 8, 2028, "Acme Corporation"),
-                  ("Mastercard", "5454", 3, 2027, "Ben Baker")],
+        "subscriptions": [
+            ("Microsoft 365 Business Premium", 120, "active", 140),
+            ("VMware vSphere Standard", 8, "active", 32),
+            ("Adobe Acrobat Pro", 25, "expired", -12),
+        ],
+        "requests": [
+            ("3FJ8K21", "Fan noise under load", "open", 4),
+            ("9QW4T72", "Drive bay 3 amber light", "in_progress", 9),
+            ("H2L9P05", "Battery replacement", "closed", 60),
+        ],
+        "team": [
+            ("Maya Chen", "Account executive", "maya.chen@vendor.example", "+1 512 555 0141"),
+            ("Eve Reyes", "Technical account manager", "eve.rep@vendor.example", "+1 512 555 0142"),
+        ],
+        "documents": [
+            ("Premier contract terms 2026", "contract", 120),
+            ("Quarterly business review Q3", "presentation", 35),
+            ("Standard configuration catalog", "catalog", 10),
+        ],
+        "quotes": [
+            ("Refresh of 40 Latitude laptops", 49_960_00, 5, 25, "open"),
+            ("PowerEdge expansion", 17_900_00, 50, -20, "expired"),
+        ],
+        "addresses": [
+            ("Headquarters", "shipping", "100 Congress Ave", "Austin", "TX", "78701"),
+            ("Accounts payable", "billing", "PO Box 4410", "Austin", "TX", "78765"),
+        ],
+        "cards": [
+            ("Visa", "4242", 8, 2028, "Acme Corporation"),
+            ("Mastercard", "5454", 3, 2027, "Ben Baker"),
+        ],
     },
     "Globex México": {
         "prefix": 2,
@@ -137,15 +216,33 @@ HISTORY: Dict[str, dict] = {
             ("MX1Z5Q3", "OPT-7010", 900, -170, None, 0),
         ],
         "subscriptions": [],
-        "requests": [("MX7P2K9", "No arranca después de actualizar BIOS", "open", 3),
-                     ("MX1Z5Q3", "Cambio de teclado", "closed", 120)],
-        "team": [("Lucía Torres", "Ejecutiva de cuenta", "lucia.torres@vendor.example",
-                  "+52 55 5555 0180")],
-        "documents": [("Términos del contrato Premier", "contract", 200),
-                      ("Catálogo de configuraciones estándar", "catalog", 15)],
+        "requests": [
+            ("MX7P2K9", "No arranca después de actualizar BIOS", "open", 3),
+            ("MX1Z5Q3", "Cambio de teclado", "closed", 120),
+        ],
+        "team": [
+            (
+                "Lucía Torres",
+                "Ejecutiva de cuenta",
+                "lucia.torres@vendor.example",
+                "+52 55 5555 0180",
+            )
+        ],
+        "documents": [
+            ("Términos del contrato Premier", "contract", 200),
+            ("Catálogo de configuraciones estándar", "catalog", 15),
+        ],
         "quotes": [("Renovación de escritorios OptiPlex", 187_000_00, 12, 18, "open")],
-        "addresses": [("Oficina central", "shipping", "Av. Paseo de la Reforma 250",
-                       "Ciudad de México", "CDMX", "06600")],
+        "addresses": [
+            (
+                "Oficina central",
+                "shipping",
+                "Av. Paseo de la Reforma 250",
+                "Ciudad de México",
+                "CDMX",
+                "06600",
+            )
+        ],
         "cards": [("Visa", "1881", 11, 2027, "Globex México")],
     },
     "Initech GmbH": {
@@ -162,8 +259,9 @@ HISTORY: Dict[str, dict] = {
         ],
         "subscriptions": [],
         "requests": [("DE2G6H8", "Flickering display", "open", 2)],
-        "team": [("Jonas Weber", "Account executive", "jonas.weber@vendor.example",
-                  "+49 30 5555 0160")],
+        "team": [
+            ("Jonas Weber", "Account executive", "jonas.weber@vendor.example", "+49 30 5555 0160")
+        ],
         "documents": [("Rahmenvertrag 2026", "contract", 90)],
         "quotes": [("Docking stations for new hires", 2_080_00, 7, 23, "open")],
         "addresses": [("Zentrale", "shipping", "Friedrichstraße 68", "Berlin", "BE", "10117")],
@@ -223,8 +321,14 @@ def _seed(s: Session, today: dt.date, now: dt.datetime) -> None:
     groups: Dict[str, m.AccessGroup] = {}
     for name, number, kind, country, currency, billing, legal, phone, group_names in ACCOUNTS:
         account = m.Account(
-            name=name, customer_number=number, type=kind, country=country, currency=currency,
-            billing_report_enabled=billing, legal_name=legal, phone=phone,
+            name=name,
+            customer_number=number,
+            type=kind,
+            country=country,
+            currency=currency,
+            billing_report_enabled=billing,
+            legal_name=legal,
+            phone=phone,
             tax_id=f"TAX-{number[2:]}",
         )
         s.add(account)
@@ -237,23 +341,35 @@ def _seed(s: Session, today: dt.date, now: dt.datetime) -> None:
     users: Dict[str, m.User] = {}
     for email, person, language, reporting, staff, memberships in PEOPLE:
         user = m.User(
-            email=email, name=person, language=language, reporting_access=reporting,
-            staff_role=staff, job_title="", phone="",
+            email=email,
+            name=person,
+            language=language,
+            reporting_access=reporting,
+            staff_role=staff,
+            job_title="",
+            phone="",
         )
         s.add(user)
         users[email] = user
         s.flush()
         for account_name, role, group_name in memberships:
-            s.add(m.Membership(
-                user_id=user.id, account_id=accounts[account_name].id, role=role,
-                access_group_id=groups[group_name].id if group_name else None,
-            ))
+            s.add(
+                m.Membership(
+                    user_id=user.id,
+                    account_id=accounts[account_name].id,
+                    role=role,
+                    access_group_id=groups[group_name].id if group_name else None,
+                )
+            )
     for team, slack_user, email in SLACK_LINKS:
         s.add(m.SlackLink(team_id=team, slack_user_id=slack_user, user_id=users[email].id))
 
     for account_name, history in HISTORY.items():
-        placer = next(users[email] for email, *_rest, memberships in PEOPLE
-                      if any(a == account_name and r != "account_team" for a, r, _g in memberships))
+        placer = next(
+            users[email]
+            for email, *_rest, memberships in PEOPLE
+            if any(a == account_name and r != "account_team" for a, r, _g in memberships)
+        )
         _seed_history(s, accounts[account_name], history, placer, today, now)
 
 
@@ -269,95 +385,166 @@ def _seed_history(
     orders: List[m.Order] = []
     for i, (ago, status, channel, lines) in enumerate(h["orders"], start=1):
         order = m.Order(
-            number=f"{p}{i:08d}", account_id=account.id, placed_at=now - days(days=ago),
-            channel=channel, status=status, placed_by_id=placer.id,
+            number=f"{p}{i:08d}",
+            account_id=account.id,
+            placed_at=now - days(days=ago),
+            channel=channel,
+            status=status,
+            placed_by_id=placer.id,
             carrier="UPS" if status in {"shipped", "delivered"} else "",
             tracking_number=f"1Z{p}{i:014d}" if status in {"shipped", "delivered"} else "",
             estimated_delivery=(today - days(days=ago) + days(days=7))
-            if status != "cancelled" else None,
+            if status != "cancelled"
+            else None,
         )
         for sku, qty in lines:
-            order.lines.append(m.OrderLine(
-                sku=sku, description=CATALOG[sku][0], quantity=qty,
-                unit_price_cents=_price(sku, account.currency),
-            ))
+            order.lines.append(
+                m.OrderLine(
+                    sku=sku,
+                    description=CATALOG[sku][0],
+                    quantity=qty,
+                    unit_price_cents=_price(sku, account.currency),
+                )
+            )
         s.add(order)
         orders.append(order)
     s.flush()
 
     for i, (order_index, issued_ago, terms, paid) in enumerate(h["invoices"], start=1):
         order = orders[order_index] if order_index is not None else None
-        amount = (sum(line.quantity * line.unit_price_cents for line in order.lines)
-                  if order else round(3_450_00 * RATES[account.currency]))
+        amount = (
+            sum(line.quantity * line.unit_price_cents for line in order.lines)
+            if order
+            else round(3_450_00 * RATES[account.currency])
+        )
         issued = today - days(days=issued_ago)
-        s.add(m.Invoice(
-            number=f"INV-{p}{i:07d}", account_id=account.id,
-            order_id=order.id if order else None, issued_on=issued,
-            due_on=issued + days(days=terms), amount_cents=amount,
-            paid_at=now - days(days=max(issued_ago - 10, 1)) if paid else None,
-        ))
+        s.add(
+            m.Invoice(
+                number=f"INV-{p}{i:07d}",
+                account_id=account.id,
+                order_id=order.id if order else None,
+                issued_on=issued,
+                due_on=issued + days(days=terms),
+                amount_cents=amount,
+                paid_at=now - days(days=max(issued_ago - 10, 1)) if paid else None,
+            )
+        )
 
     devices: Dict[str, m.Device] = {}
     for i, (tag, sku, shipped_ago, warranty_left, plan, contract_left) in enumerate(
         h["devices"], start=1
     ):
         device = m.Device(
-            service_tag=tag, account_id=account.id, product=CATALOG[sku][0],
+            service_tag=tag,
+            account_id=account.id,
+            product=CATALOG[sku][0],
             shipped_on=today - days(days=shipped_ago),
-            warranty_plan=plan or "basic", warranty_end=today + days(days=warranty_left),
+            warranty_plan=plan or "basic",
+            warranty_end=today + days(days=warranty_left),
         )
         s.add(device)
         devices[tag] = device
         s.flush()
         if plan:
-            s.add(m.ServiceContract(
-                number=f"SC-{p}{i:07d}", account_id=account.id, device_id=device.id,
-                plan_code=plan, starts_on=today - days(days=shipped_ago),
-                ends_on=today + days(days=contract_left),
-            ))
+            s.add(
+                m.ServiceContract(
+                    number=f"SC-{p}{i:07d}",
+                    account_id=account.id,
+                    device_id=device.id,
+                    plan_code=plan,
+                    starts_on=today - days(days=shipped_ago),
+                    ends_on=today + days(days=contract_left),
+                )
+            )
 
     for product, seats, status, renews in h["subscriptions"]:
-        s.add(m.Subscription(account_id=account.id, product=product, seats=seats,
-                             status=status, renews_on=today + days(days=renews)))
+        s.add(
+            m.Subscription(
+                account_id=account.id,
+                product=product,
+                seats=seats,
+                status=status,
+                renews_on=today + days(days=renews),
+            )
+        )
     for i, (tag, summary, status, ago) in enumerate(h["requests"], start=1):
-        s.add(m.ServiceRequest(
-            number=f"{p}{i:09d}", account_id=account.id, device_id=devices[tag].id,
-            summary=summary, description=summary, status=status,
-            opened_at=now - days(days=ago),
-            closed_at=now - days(days=max(ago - 3, 0)) if status == "closed" else None,
-        ))
+        s.add(
+            m.ServiceRequest(
+                number=f"{p}{i:09d}",
+                account_id=account.id,
+                device_id=devices[tag].id,
+                summary=summary,
+                description=summary,
+                status=status,
+                opened_at=now - days(days=ago),
+                closed_at=now - days(days=max(ago - 3, 0)) if status == "closed" else None,
+            )
+        )
     for name, title, email, phone in h["team"]:
-        s.add(m.AccountTeamContact(account_id=account.id, name=name, title=title,
-                                   email=email, phone=phone))
+        s.add(
+            m.AccountTeamContact(
+                account_id=account.id, name=name, title=title, email=email, phone=phone
+            )
+        )
     for title, kind, ago in h["documents"]:
         published = today - days(days=ago)
-        s.add(m.Document(
-            account_id=account.id, title=title, kind=kind, published_on=published,
-            body=DOCUMENT_BODY.format(title=title, account=account.name, date=published),
-        ))
+        s.add(
+            m.Document(
+                account_id=account.id,
+                title=title,
+                kind=kind,
+                published_on=published,
+                body=DOCUMENT_BODY.format(title=title, account=account.name, date=published),
+            )
+        )
     for i, (description, total, created_ago, expires_in, status) in enumerate(h["quotes"], 1):
-        s.add(m.Quote(
-            number=f"Q-{p}{i:07d}", account_id=account.id, description=description,
-            total_cents=round(total * RATES[account.currency]) if account.currency != "MXN"
-            else total, created_on=today - days(days=created_ago),
-            expires_on=today + days(days=expires_in), status=status,
-        ))
+        s.add(
+            m.Quote(
+                number=f"Q-{p}{i:07d}",
+                account_id=account.id,
+                description=description,
+                total_cents=round(total * RATES[account.currency])
+                if account.currency != "MXN"
+                else total,
+                created_on=today - days(days=created_ago),
+                expires_on=today + days(days=expires_in),
+                status=status,
+            )
+        )
     addresses = []
     for label, kind, line1, city, region, postal in h["addresses"]:
-        address = m.Address(account_id=account.id, label=label, kind=kind, line1=line1,
-                            city=city, region=region, postal_code=postal,
-                            country=account.country)
+        address = m.Address(
+            account_id=account.id,
+            label=label,
+            kind=kind,
+            line1=line1,
+            city=city,
+            region=region,
+            postal_code=postal,
+            country=account.country,
+        )
         s.add(address)
         addresses.append(address)
     cards = []
     for brand, last4, month, year, holder in h["cards"]:
-        card = m.PaymentMethod(account_id=account.id, brand=brand, last4=last4,
-                               exp_month=month, exp_year=year, holder=holder)
+        card = m.PaymentMethod(
+            account_id=account.id,
+            brand=brand,
+            last4=last4,
+            exp_month=month,
+            exp_year=year,
+            holder=holder,
+        )
         s.add(card)
         cards.append(card)
     s.flush()
     if addresses and cards:
-        s.add(m.QuickCheckoutProfile(
-            account_id=account.id, name="Standard", address_id=addresses[0].id,
-            payment_method_id=cards[0].id, shipping_method="Ground (3-5 business days)",
-        ))
+        s.add(
+            m.QuickCheckoutProfile(
+                account_id=account.id,
+                name="Standard",
+                address_id=addresses[0].id,
+                payment_method_id=cards[0].id,
+                shipping_method="Ground (3-5 business days)",
+            )
+        )

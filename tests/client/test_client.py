@@ -7,8 +7,7 @@ import datetime as dt
 import httpx
 import pytest
 
-from bot.client import AccountServices
-from bot.client import errors
+from bot.client import AccountServices, errors
 from bot.services import schemas as s
 
 
@@ -22,7 +21,12 @@ async def test_reads_come_back_typed(services, client):
     ana = client.as_user(services.token("ana.admin@acme.example"))
     me = await ana.me()
     assert isinstance(me, s.Me)
-    assert (me.role, me.account.name, me.access_group) == ("site_admin", "Acme Corporation", "Acme IT")
+    assert me.account is not None
+    assert (me.role, me.account.name, me.access_group) == (
+        "site_admin",
+        "Acme Corporation",
+        "Acme IT",
+    )
     orders = await ana.recent_orders()
     assert orders and all(o.placed_at >= dt.datetime.now() - dt.timedelta(days=31) for o in orders)
     device = await ana.device("7xk-2m93")
@@ -50,8 +54,9 @@ async def test_other_accounts_object_is_not_found(services, client):
 
 async def test_expired_token_raises_session_expired(services, client):
     past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
-    stale = client.as_user(services.token("ana.admin@acme.example", now=past,
-                                          ttl=dt.timedelta(minutes=5)))
+    stale = client.as_user(
+        services.token("ana.admin@acme.example", now=past, ttl=dt.timedelta(minutes=5))
+    )
     with pytest.raises(errors.SessionExpired):
         await stale.me()
 

@@ -1,8 +1,8 @@
 """Alembic environment: migrations run against the URL the caller configured."""
 
 from alembic import context
-from bot.services.db import create_engine
 
+from bot.services.db import create_engine
 from bot.services.models import Base
 
 config = context.config

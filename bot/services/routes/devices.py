@@ -27,8 +27,9 @@ IdempotencyKey = Header(None, alias="Idempotency-Key")
 def _tag(raw: str) -> str:
     tag = s.normalize_service_tag(raw)
     if not re.match(s.SERVICE_TAG, tag):
-        raise InvalidInput(f"{raw[:40]!r} is not a service tag (7 letters or digits)",
-                           field="service_tag")
+        raise InvalidInput(
+            f"{raw[:40]!r} is not a service tag (7 letters or digits)", field="service_tag"
+        )
     return tag
 
 
@@ -50,16 +51,23 @@ def device(service_tag: str, ctx: Ctx = Depends(require("check_warranty"))) -> s
 @router.get("/contract-plans", response_model=List[s.PlanOut])
 def plans(ctx: Ctx = Depends(require("list_service_contracts"))) -> List[s.PlanOut]:
     rows = ctx.session.scalars(select(m.ContractPlan).order_by(m.ContractPlan.rank))
-    return [s.PlanOut(code=p.code, name=p.name, rank=p.rank,
-                      yearly_price=views.money(_price(ctx, p.yearly_price_cents),
-                                               ctx.account.currency)) for p in rows]
+    return [
+        s.PlanOut(
+            code=p.code,
+            name=p.name,
+            rank=p.rank,
+            yearly_price=views.money(_price(ctx, p.yearly_price_cents), ctx.account.currency),
+        )
+        for p in rows
+    ]
 
 
 @router.get("/contracts", response_model=List[s.ContractOut])
 def contracts(ctx: Ctx = Depends(require("list_service_contracts"))) -> List[s.ContractOut]:
     """The account's service contracts, those ending soonest first."""
     rows = ctx.session.scalars(
-        select(m.ServiceContract).filter_by(account_id=ctx.account.id)
+        select(m.ServiceContract)
+        .filter_by(account_id=ctx.account.id)
         .order_by(m.ServiceContract.ends_on)
     )
     return [views.contract(c, ctx.today) for c in rows]
@@ -70,8 +78,9 @@ def contract(
     contract_number: str = Path(..., regex=r"^SC-[0-9]{8}$", description="SC- and 8 digits"),
     ctx: Ctx = Depends(require("list_service_contracts")),
 ) -> s.ContractOut:
-    return views.contract(ctx.owned(m.ServiceContract, "contract", number=contract_number),
-                          ctx.today)
+    return views.contract(
+        ctx.owned(m.ServiceContract, "contract", number=contract_number), ctx.today
+    )
 
 
 def _price(ctx: Ctx, usd_cents: int) -> int:
@@ -101,8 +110,7 @@ def quote(ctx: Ctx, body: s.ContractQuoteIn, kind: str) -> s.ContractQuoteOut:
     lines = []
     for tag in dict.fromkeys(body.service_tags):
         device_row = ctx.owned(m.Device, "service tag", service_tag=tag)
-        contract = ctx.session.scalar(
-            select(m.ServiceContract).filter_by(device_id=device_row.id))
+        contract = ctx.session.scalar(select(m.ServiceContract).filter_by(device_id=device_row.id))
         if contract is None:
             raise Conflict(f"{tag} has no service contract", reason="no_contract", service_tag=tag)
         if kind == "renewal":
@@ -113,23 +121,38 @@ def quote(ctx: Ctx, body: s.ContractQuoteIn, kind: str) -> s.ContractQuoteOut:
             if plan.rank <= contract.plan.rank:
                 raise Conflict(
                     f"{tag} is already on {contract.plan.name}; an upgrade must go above it",
-                    reason="not_an_upgrade", service_tag=tag)
+                    reason="not_an_upgrade",
+                    service_tag=tag,
+                )
             if contract.ends_on < ctx.today:
-                raise Conflict(f"{tag}'s contract has expired; renew it instead",
-                               reason="contract_expired", service_tag=tag)
+                raise Conflict(
+                    f"{tag}'s contract has expired; renew it instead",
+                    reason="contract_expired",
+                    service_tag=tag,
+                )
             new_end = contract.ends_on
             remaining_years = max(1, math.ceil((contract.ends_on - ctx.today).days / 365))
             cents = _price(ctx, plan.yearly_price_cents - contract.plan.yearly_price_cents)
             cents *= remaining_years
-        lines.append(s.ContractQuoteLine(
-            service_tag=tag, contract_number=contract.number, current_plan=contract.plan_code,
-            current_end=contract.ends_on, new_plan=plan.code, new_end=new_end,
-            price=views.money(cents, ctx.account.currency),
-        ))
+        lines.append(
+            s.ContractQuoteLine(
+                service_tag=tag,
+                contract_number=contract.number,
+                current_plan=contract.plan_code,
+                current_end=contract.ends_on,
+                new_plan=plan.code,
+                new_end=new_end,
+                price=views.money(cents, ctx.account.currency),
+            )
+        )
     total = sum(line.price.cents for line in lines)
-    return s.ContractQuoteOut(kind=kind, plan=plan.code,
-                              years=body.years if kind == "renewal" else None, lines=lines,
-                              total=views.money(total, ctx.account.currency))
+    return s.ContractQuoteOut(
+        kind=kind,
+        plan=plan.code,
+        years=body.years if kind == "renewal" else None,
+        lines=lines,
+        total=views.money(total, ctx.account.currency),
+    )
 
 
 @router.post("/contracts/renewal-quotes", response_model=s.ContractQuoteOut)
@@ -151,14 +174,20 @@ def upgrade_quote(
 def _apply(ctx: Ctx, body: s.ContractQuoteIn, kind: str) -> s.ContractChangeOut:
     priced = quote(ctx, body, kind)
     for line in priced.lines:
-        contract = ctx.session.scalar(select(m.ServiceContract).filter_by(
-            number=line.contract_number))
+        contract = ctx.session.scalar(
+            select(m.ServiceContract).filter_by(number=line.contract_number)
+        )
         contract.plan_code = line.new_plan
         contract.ends_on = line.new_end
     change = m.ContractChange(
-        number=f"p{uuid.uuid4().hex[:11]}", account_id=ctx.account.id, user_id=ctx.principal.user.id,
-        kind=kind, plan_code=priced.plan, years=priced.years,
-        service_tags=[line.service_tag for line in priced.lines], total_cents=priced.total.cents,
+        number=f"p{uuid.uuid4().hex[:11]}",
+        account_id=ctx.account.id,
+        user_id=ctx.principal.user.id,
+        kind=kind,
+        plan_code=priced.plan,
+        years=priced.years,
+        service_tags=[line.service_tag for line in priced.lines],
+        total_cents=priced.total.cents,
     )
     ctx.session.add(change)
     ctx.session.flush()
@@ -167,9 +196,14 @@ def _apply(ctx: Ctx, body: s.ContractQuoteIn, kind: str) -> s.ContractChangeOut:
 
 
 def _write(ctx: Ctx, body: s.ContractQuoteIn, kind: str, key: Optional[str]) -> JSONResponse:
-    status, out = run_write(ctx, key=key, payload={"kind": kind, **body.dict()},
-                            target=f"contracts {','.join(body.service_tags)}"[:120],
-                            act=lambda: _apply(ctx, body, kind), status_code=201)
+    status, out = run_write(
+        ctx,
+        key=key,
+        payload={"kind": kind, **body.dict()},
+        target=f"contracts {','.join(body.service_tags)}"[:120],
+        act=lambda: _apply(ctx, body, kind),
+        status_code=201,
+    )
     return JSONResponse(out, status_code=status)
 
 
@@ -195,7 +229,10 @@ def upgrade(
 
 @router.get("/subscriptions", response_model=List[s.SubscriptionOut])
 def subscriptions(ctx: Ctx = Depends(require("list_subscriptions"))) -> List[m.Subscription]:
-    return list(ctx.session.scalars(
-        select(m.Subscription).filter_by(account_id=ctx.account.id)
-        .order_by(m.Subscription.renews_on)
-    ))
+    return list(
+        ctx.session.scalars(
+            select(m.Subscription)
+            .filter_by(account_id=ctx.account.id)
+            .order_by(m.Subscription.renews_on)
+        )
+    )

@@ -21,24 +21,45 @@ def _invoice_pdf(session: Session, invoice: m.Invoice) -> bytes:
     money = lambda cents: f"{cents / 100:,.2f} {account.currency}"  # noqa: E731
     table = [("SKU", "Description", "Qty", "Unit price", "Amount")]
     if invoice.order:
-        table += [(li.sku, li.description, str(li.quantity), money(li.unit_price_cents),
-                   money(li.quantity * li.unit_price_cents)) for li in invoice.order.lines]
+        table += [
+            (
+                li.sku,
+                li.description,
+                str(li.quantity),
+                money(li.unit_price_cents),
+                money(li.quantity * li.unit_price_cents),
+            )
+            for li in invoice.order.lines
+        ]
     else:
-        table += [("SERVICES", "Professional services", "1", money(invoice.amount_cents),
-                   money(invoice.amount_cents))]
+        table += [
+            (
+                "SERVICES",
+                "Professional services",
+                "1",
+                money(invoice.amount_cents),
+                money(invoice.amount_cents),
+            )
+        ]
     return downloads.render_pdf(
         f"Invoice {invoice.number}",
-        [account.legal_name, f"Customer number {account.customer_number}",
-         f"Issued {invoice.issued_on.isoformat()}, due {invoice.due_on.isoformat()}",
-         f"Order {invoice.order.number}" if invoice.order else "",
-         f"Total {money(invoice.amount_cents)}",
-         "Paid" if invoice.paid_at else "Payment due by the date above"],
+        [
+            account.legal_name,
+            f"Customer number {account.customer_number}",
+            f"Issued {invoice.issued_on.isoformat()}, due {invoice.due_on.isoformat()}",
+            f"Order {invoice.order.number}" if invoice.order else "",
+            f"Total {money(invoice.amount_cents)}",
+            "Paid" if invoice.paid_at else "Payment due by the date above",
+        ],
         table,
     )
 
 
-@router.get("/downloads/{token}", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}, "text/csv": {}}}})
+@router.get(
+    "/downloads/{token}",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}, "text/csv": {}}}},
+)
 def download(token: str, request: Request, session: Session = Depends(get_session)) -> Response:
     """Serve a signed link's file; expired or forged links get 401, never the file."""
     try:
@@ -59,5 +80,6 @@ def download(token: str, request: Request, session: Session = Depends(get_sessio
         body, media = downloads.render_csv(header, rows), "text/csv; charset=utf-8"
         name = f"{obj.type}-{obj.starts_on}-{obj.ends_on}.csv"
         assert obj.type in REPORT_NAMES
-    return Response(body, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from bot.services import downloads
+from bot.services import downloads, views
 from bot.services import models as m
 from bot.services import schemas as s
-from bot.services import views
 from bot.services.context import Ctx, require
 from bot.services.errors import Conflict
 from bot.services.idempotency import run_write
@@ -24,8 +23,9 @@ InvoiceNumber = Path(..., regex=s.INVOICE_NUMBER, description="INV- and 8 digits
 
 @router.get("/invoices", response_model=s.InvoiceList)
 def invoices(
-    status: str = Query("all", regex="^(unpaid|paid|overdue|all)$",
-                        description="unpaid includes overdue ones"),
+    status: str = Query(
+        "all", regex="^(unpaid|paid|overdue|all)$", description="unpaid includes overdue ones"
+    ),
     ctx: Ctx = Depends(require("show_invoices")),
 ) -> s.InvoiceList:
     """Invoices with the given status, those due soonest first, and their total."""
@@ -38,8 +38,9 @@ def invoices(
     elif status != "all":
         shown = [i for i in shown if i.status == status]
     total = sum(i.amount.cents for i in shown)
-    return s.InvoiceList(invoices=shown, total=views.money(total, ctx.account.currency),
-                         count=len(shown))
+    return s.InvoiceList(
+        invoices=shown, total=views.money(total, ctx.account.currency), count=len(shown)
+    )
 
 
 @router.get("/invoices/{invoice_number}", response_model=s.InvoiceOut)
@@ -76,23 +77,38 @@ def pay_invoice(
     def act() -> s.PaymentOut:
         if found.paid_at is not None:
             raise Conflict(f"{invoice_number} is already paid", reason="already_paid")
-        if card.exp_year and card.exp_month and (card.exp_year, card.exp_month) < (
-                ctx.today.year, ctx.today.month):
-            raise Conflict("that card has expired; choose another payment type",
-                           reason="card_expired")
+        if (
+            card.exp_year
+            and card.exp_month
+            and (card.exp_year, card.exp_month) < (ctx.today.year, ctx.today.month)
+        ):
+            raise Conflict(
+                "that card has expired; choose another payment type", reason="card_expired"
+            )
         now = dt.datetime.utcnow().replace(microsecond=0)
         found.paid_at = now
-        ctx.session.add(m.Payment(invoice_id=found.id, payment_method_id=card.id,
-                                  user_id=ctx.principal.user.id,
-                                  amount_cents=found.amount_cents, paid_at=now))
+        ctx.session.add(
+            m.Payment(
+                invoice_id=found.id,
+                payment_method_id=card.id,
+                user_id=ctx.principal.user.id,
+                amount_cents=found.amount_cents,
+                paid_at=now,
+            )
+        )
         ctx.session.flush()
         return s.PaymentOut(
             invoice=views.invoice(found, ctx.account.currency, ctx.today),
             amount=views.money(found.amount_cents, ctx.account.currency),
-            payment_method=views.payment_method(card), paid_at=now,
+            payment_method=views.payment_method(card),
+            paid_at=now,
         )
 
-    status, out = run_write(ctx, key=idempotency_key,
-                            payload={"invoice": invoice_number, **body.dict()},
-                            target=f"invoice {invoice_number}", act=act)
+    status, out = run_write(
+        ctx,
+        key=idempotency_key,
+        payload={"invoice": invoice_number, **body.dict()},
+        target=f"invoice {invoice_number}",
+        act=act,
+    )
     return JSONResponse(out, status_code=status)

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from bot import tokens
 from bot.policy import load_table
-from bot.services import audit, schemas as s, views
+from bot.services import audit, views
 from bot.services import models as m
+from bot.services import schemas as s
 from bot.services.context import Ctx, Principal, get_principal, get_session, require
 from bot.services.errors import InvalidInput, NotFound
 
@@ -40,22 +41,33 @@ def support_contacts(
 
 
 def _memberships(session: Session, user_id: int) -> List[m.Membership]:
-    return list(session.scalars(
-        select(m.Membership).filter_by(user_id=user_id, status="active").order_by(m.Membership.id)
-    ))
+    return list(
+        session.scalars(
+            select(m.Membership)
+            .filter_by(user_id=user_id, status="active")
+            .order_by(m.Membership.id)
+        )
+    )
 
 
 def _me(session: Session, principal: Principal) -> s.Me:
     user, account = principal.user, principal.account
     membership = principal.membership
     return s.Me(
-        user_id=user.id, email=user.email, name=user.name, language=user.language,
-        role=principal.role, flags=sorted(user.flags),
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        language=user.language,
+        role=principal.role,
+        flags=sorted(user.flags),
         account=views.account(account) if account else None,
-        access_group=membership.access_group.name if membership and membership.access_group
+        access_group=membership.access_group.name
+        if membership and membership.access_group
         else None,
-        accounts=[s.AccountRef(id=ms.account.id, name=ms.account.name, role=ms.role)
-                  for ms in _memberships(session, user.id)],
+        accounts=[
+            s.AccountRef(id=ms.account.id, name=ms.account.name, role=ms.role)
+            for ms in _memberships(session, user.id)
+        ],
         capabilities=list(load_table().allowed(principal.subject())),
     )
 
@@ -73,8 +85,9 @@ def decision(capability: str, principal: Principal = Depends(get_principal)) -> 
     """Whether the caller may use `capability` here, and if not, which rule says no."""
     table = load_table()
     if capability not in table:
-        raise NotFound(f"capability {capability} was not found", what="capability",
-                       id=capability[:60])
+        raise NotFound(
+            f"capability {capability} was not found", what="capability", id=capability[:60]
+        )
     return s.Decision(**table.decide(capability, principal.subject()).as_dict())
 
 
@@ -89,20 +102,34 @@ def switch_account(
     """
     wanted = body.account.casefold()
     options = _memberships(ctx.session, ctx.principal.user.id)
-    exact = [ms for ms in options if wanted in
-             (ms.account.name.casefold(), ms.account.customer_number.casefold())]
+    exact = [
+        ms
+        for ms in options
+        if wanted in (ms.account.name.casefold(), ms.account.customer_number.casefold())
+    ]
     matches = exact or [ms for ms in options if ms.account.name.casefold().startswith(wanted)]
     if len(matches) != 1:
-        raise NotFound(f"account {body.account} was not found among your accounts",
-                       what="account", id=body.account,
-                       options=[ms.account.name for ms in options])
+        raise NotFound(
+            f"account {body.account} was not found among your accounts",
+            what="account",
+            id=body.account,
+            options=[ms.account.name for ms in options],
+        )
     chosen = matches[0]
     settings = ctx.settings
     token = tokens.mint_token(
-        settings.token_secret, user_id=ctx.principal.user.id, account_id=chosen.account_id,
-        channel=ctx.principal.channel, ttl=dt.timedelta(minutes=settings.token_ttl_minutes),
+        settings.token_secret,
+        user_id=ctx.principal.user.id,
+        account_id=chosen.account_id,
+        channel=ctx.principal.channel,
+        ttl=dt.timedelta(minutes=settings.token_ttl_minutes),
     )
-    audit.add(ctx.session, ctx.principal, action="switch_account", outcome="ok",
-              target=chosen.account.name)
+    audit.add(
+        ctx.session,
+        ctx.principal,
+        action="switch_account",
+        outcome="ok",
+        target=chosen.account.name,
+    )
     ctx.session.commit()
     return s.SwitchAccountOut(token=token, account=views.account(chosen.account), role=chosen.role)

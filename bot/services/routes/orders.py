@@ -27,11 +27,14 @@ def quotes(ctx: Ctx = Depends(require("show_quotes"))) -> List[s.QuoteOut]:
         select(m.Quote).filter_by(account_id=ctx.account.id).order_by(m.Quote.created_on.desc())
     )
     return [
-        s.QuoteOut(number=q.number, description=q.description,
-                   total=views.money(q.total_cents, ctx.account.currency),
-                   created_on=q.created_on, expires_on=q.expires_on,
-                   status="expired" if q.status == "open" and q.expires_on < ctx.today
-                   else q.status)
+        s.QuoteOut(
+            number=q.number,
+            description=q.description,
+            total=views.money(q.total_cents, ctx.account.currency),
+            created_on=q.created_on,
+            expires_on=q.expires_on,
+            status="expired" if q.status == "open" and q.expires_on < ctx.today else q.status,
+        )
         for q in rows
     ]
 
@@ -44,8 +47,12 @@ def orders(
 ) -> List[s.OrderOut]:
     """Orders placed in the last `days` days, newest first."""
     since = dt.datetime.combine(ctx.today - dt.timedelta(days=days), dt.time.min)
-    query = (select(m.Order).filter_by(account_id=ctx.account.id)
-             .where(m.Order.placed_at >= since).order_by(m.Order.placed_at.desc()))
+    query = (
+        select(m.Order)
+        .filter_by(account_id=ctx.account.id)
+        .where(m.Order.placed_at >= since)
+        .order_by(m.Order.placed_at.desc())
+    )
     if channel:
         query = query.where(m.Order.channel == channel)
     return [views.order(o, ctx.account.currency) for o in ctx.session.scalars(query)]
@@ -60,10 +67,13 @@ def order(
 
 
 def _cart(ctx: Ctx, added: List[m.CartItem] = ()) -> s.CartOut:  # type: ignore[assignment]
-    items = list(ctx.session.scalars(
-        select(m.CartItem).filter_by(account_id=ctx.account.id, user_id=ctx.principal.user.id)
-        .order_by(m.CartItem.id)
-    ))
+    items = list(
+        ctx.session.scalars(
+            select(m.CartItem)
+            .filter_by(account_id=ctx.account.id, user_id=ctx.principal.user.id)
+            .order_by(m.CartItem.id)
+        )
+    )
     currency = ctx.account.currency
     return s.CartOut(
         items=[views.cart_item(i, currency) for i in items],
@@ -92,15 +102,20 @@ def reorder(
         added = []
         for line in source.lines:
             item = m.CartItem(
-                account_id=ctx.account.id, user_id=ctx.principal.user.id, sku=line.sku,
-                description=line.description, quantity=line.quantity,
-                unit_price_cents=line.unit_price_cents, source_order_number=body.order_number,
+                account_id=ctx.account.id,
+                user_id=ctx.principal.user.id,
+                sku=line.sku,
+                description=line.description,
+                quantity=line.quantity,
+                unit_price_cents=line.unit_price_cents,
+                source_order_number=body.order_number,
             )
             ctx.session.add(item)
             added.append(item)
         ctx.session.flush()
         return _cart(ctx, added)
 
-    status, out = run_write(ctx, key=idempotency_key, payload=body.dict(),
-                            target=f"order {body.order_number}", act=act)
+    status, out = run_write(
+        ctx, key=idempotency_key, payload=body.dict(), target=f"order {body.order_number}", act=act
+    )
     return JSONResponse(out, status_code=status)

@@ -29,11 +29,14 @@ REPORT_NAMES = {
 def _orders(session: Session, report: m.Report) -> List[m.Order]:
     start = dt.datetime.combine(report.starts_on, dt.time.min)
     end = dt.datetime.combine(report.ends_on, dt.time.max)
-    return list(session.scalars(
-        select(m.Order).filter_by(account_id=report.account_id)
-        .where(m.Order.placed_at >= start, m.Order.placed_at <= end)
-        .order_by(m.Order.placed_at)
-    ))
+    return list(
+        session.scalars(
+            select(m.Order)
+            .filter_by(account_id=report.account_id)
+            .where(m.Order.placed_at >= start, m.Order.placed_at <= end)
+            .order_by(m.Order.placed_at)
+        )
+    )
 
 
 def report_table(session: Session, report: m.Report) -> Tuple[List[str], List[Sequence[object]]]:
@@ -44,18 +47,41 @@ def report_table(session: Session, report: m.Report) -> Tuple[List[str], List[Se
     if report.type == "order_history":
         header = ["order_number", "placed_on", "status", "channel", "total", "currency"]
         rows: List[Sequence[object]] = [
-            (o.number, o.placed_at.date().isoformat(), o.status, o.channel,
-             f"{sum(li.quantity * li.unit_price_cents for li in o.lines) / 100:.2f}", currency)
+            (
+                o.number,
+                o.placed_at.date().isoformat(),
+                o.status,
+                o.channel,
+                f"{sum(li.quantity * li.unit_price_cents for li in o.lines) / 100:.2f}",
+                currency,
+            )
             for o in orders
         ]
     elif report.type == "purchase_history":
-        header = ["order_number", "placed_on", "sku", "description", "quantity", "unit_price",
-                  "line_total", "currency"]
+        header = [
+            "order_number",
+            "placed_on",
+            "sku",
+            "description",
+            "quantity",
+            "unit_price",
+            "line_total",
+            "currency",
+        ]
         rows = [
-            (o.number, o.placed_at.date().isoformat(), li.sku, li.description, li.quantity,
-             f"{li.unit_price_cents / 100:.2f}", f"{li.quantity * li.unit_price_cents / 100:.2f}",
-             currency)
-            for o in orders if o.status != "cancelled" for li in o.lines
+            (
+                o.number,
+                o.placed_at.date().isoformat(),
+                li.sku,
+                li.description,
+                li.quantity,
+                f"{li.unit_price_cents / 100:.2f}",
+                f"{li.quantity * li.unit_price_cents / 100:.2f}",
+                currency,
+            )
+            for o in orders
+            if o.status != "cancelled"
+            for li in o.lines
         ]
     else:
         header = ["month", "orders", "spend", "currency"]
@@ -73,11 +99,17 @@ def report_table(session: Session, report: m.Report) -> Tuple[List[str], List[Se
 def _out(ctx: Ctx, report: m.Report) -> s.ReportOut:
     _, rows = report_table(ctx.session, report)
     url, expires = downloads.sign_link(
-        ctx.settings, downloads.LinkTarget("report", report.id, report.account_id))
+        ctx.settings, downloads.LinkTarget("report", report.id, report.account_id)
+    )
     filename = f"{report.type}-{report.starts_on}-{report.ends_on}.csv"
-    return s.ReportOut(id=report.id, type=report.type, starts_on=report.starts_on,
-                       ends_on=report.ends_on, rows=len(rows),
-                       link=s.Link(url=url, expires_at=expires, filename=filename))
+    return s.ReportOut(
+        id=report.id,
+        type=report.type,
+        starts_on=report.starts_on,
+        ends_on=report.ends_on,
+        rows=len(rows),
+        link=s.Link(url=url, expires_at=expires, filename=filename),
+    )
 
 
 @router.get("/reports", response_model=List[s.ReportTypeOut])
@@ -93,14 +125,25 @@ def generate_report(
     idempotency_key: Optional[str] = IdempotencyKey,
 ) -> JSONResponse:
     def act() -> s.ReportOut:
-        report = m.Report(account_id=ctx.account.id, user_id=ctx.principal.user.id,
-                          type=body.type, starts_on=body.starts_on, ends_on=body.ends_on)
+        report = m.Report(
+            account_id=ctx.account.id,
+            user_id=ctx.principal.user.id,
+            type=body.type,
+            starts_on=body.starts_on,
+            ends_on=body.ends_on,
+        )
         ctx.session.add(report)
         ctx.session.flush()
         return _out(ctx, report)
 
-    status, out = run_write(ctx, key=idempotency_key, payload=body.dict(),
-                            target=f"report {body.type}", act=act, status_code=201)
+    status, out = run_write(
+        ctx,
+        key=idempotency_key,
+        payload=body.dict(),
+        target=f"report {body.type}",
+        act=act,
+        status_code=201,
+    )
     return JSONResponse(out, status_code=status)
 
 

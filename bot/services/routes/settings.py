@@ -44,8 +44,9 @@ def update_company(
             setattr(ctx.account, field, value)
         return s.ChangeOut(updated=changes)
 
-    status, out = run_write(ctx, key=idempotency_key, payload=changes,
-                            target=f"account {ctx.account.name}", act=act)
+    status, out = run_write(
+        ctx, key=idempotency_key, payload=changes, target=f"account {ctx.account.name}", act=act
+    )
     return JSONResponse(out, status_code=status)
 
 
@@ -68,16 +69,23 @@ def update_profile(
             setattr(ctx.principal.user, field, value)
         return s.ChangeOut(updated=changes)
 
-    status, out = run_write(ctx, key=idempotency_key, payload=changes,
-                            target=f"user {ctx.principal.user.email}", act=act)
+    status, out = run_write(
+        ctx,
+        key=idempotency_key,
+        payload=changes,
+        target=f"user {ctx.principal.user.email}",
+        act=act,
+    )
     return JSONResponse(out, status_code=status)
 
 
 @router.get("/addresses", response_model=List[s.AddressOut])
 def addresses(ctx: Ctx = Depends(require("show_addresses"))) -> List[m.Address]:
-    return list(ctx.session.scalars(
-        select(m.Address).filter_by(account_id=ctx.account.id).order_by(m.Address.id)
-    ))
+    return list(
+        ctx.session.scalars(
+            select(m.Address).filter_by(account_id=ctx.account.id).order_by(m.Address.id)
+        )
+    )
 
 
 @router.get("/addresses/{address_id}", response_model=s.AddressOut)
@@ -100,8 +108,14 @@ def add_address(
         ctx.session.flush()
         return s.AddressOut.from_orm(address)
 
-    status, out = run_write(ctx, key=idempotency_key, payload=body.dict(),
-                            target=f"address {body.label}", act=act, status_code=201)
+    status, out = run_write(
+        ctx,
+        key=idempotency_key,
+        payload=body.dict(),
+        target=f"address {body.label}",
+        act=act,
+        status_code=201,
+    )
     return JSONResponse(out, status_code=status)
 
 
@@ -116,12 +130,17 @@ def payment_methods(ctx: Ctx = Depends(require("list_payment_methods"))) -> list
 @router.get("/quick-checkout", response_model=List[s.QuickCheckoutOut])
 def quick_checkout(ctx: Ctx = Depends(require("list_quick_checkout"))) -> list:
     rows = ctx.session.scalars(
-        select(m.QuickCheckoutProfile).filter_by(account_id=ctx.account.id)
+        select(m.QuickCheckoutProfile)
+        .filter_by(account_id=ctx.account.id)
         .order_by(m.QuickCheckoutProfile.id)
     )
     return [
-        s.QuickCheckoutOut(id=q.id, name=q.name, shipping_method=q.shipping_method,
-                           address=s.AddressOut.from_orm(q.address),
-                           payment_method=views.payment_method(q.payment_method))
+        s.QuickCheckoutOut(
+            id=q.id,
+            name=q.name,
+            shipping_method=q.shipping_method,
+            address=s.AddressOut.from_orm(q.address),
+            payment_method=views.payment_method(q.payment_method),
+        )
         for q in rows
     ]

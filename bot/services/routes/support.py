@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from bot.services import downloads
+from bot.services import downloads, views
 from bot.services import models as m
 from bot.services import schemas as s
-from bot.services import views
 from bot.services.context import Ctx, require
 from bot.services.idempotency import run_write
 
@@ -22,21 +21,28 @@ IdempotencyKey = Header(None, alias="Idempotency-Key")
 
 @router.get("/account-team", response_model=List[s.TeamContactOut])
 def account_team(ctx: Ctx = Depends(require("show_account_team"))) -> List[m.AccountTeamContact]:
-    return list(ctx.session.scalars(
-        select(m.AccountTeamContact).filter_by(account_id=ctx.account.id)
-        .order_by(m.AccountTeamContact.id)
-    ))
+    return list(
+        ctx.session.scalars(
+            select(m.AccountTeamContact)
+            .filter_by(account_id=ctx.account.id)
+            .order_by(m.AccountTeamContact.id)
+        )
+    )
 
 
 @router.get("/service-requests", response_model=List[s.ServiceRequestOut])
 def service_requests(
-    status: str = Query("all", regex="^(open|closed|all)$",
-                        description="open includes requests in progress"),
+    status: str = Query(
+        "all", regex="^(open|closed|all)$", description="open includes requests in progress"
+    ),
     ctx: Ctx = Depends(require("support_history")),
 ) -> List[s.ServiceRequestOut]:
     """Support history, newest first."""
-    query = (select(m.ServiceRequest).filter_by(account_id=ctx.account.id)
-             .order_by(m.ServiceRequest.opened_at.desc()))
+    query = (
+        select(m.ServiceRequest)
+        .filter_by(account_id=ctx.account.id)
+        .order_by(m.ServiceRequest.opened_at.desc())
+    )
     if status == "open":
         query = query.where(m.ServiceRequest.status != "closed")
     elif status == "closed":
@@ -65,9 +71,13 @@ def open_service_request(
     def act() -> s.CreatedServiceRequest:
         summary = body.description.splitlines()[0][:200]
         request = m.ServiceRequest(
-            number=f"p{uuid.uuid4().hex[:9]}", account_id=ctx.account.id, device_id=device.id,
-            opened_by_id=ctx.principal.user.id, summary=summary,
-            description=body.description, status="open",
+            number=f"p{uuid.uuid4().hex[:9]}",
+            account_id=ctx.account.id,
+            device_id=device.id,
+            opened_by_id=ctx.principal.user.id,
+            summary=summary,
+            description=body.description,
+            status="open",
         )
         ctx.session.add(request)
         ctx.session.flush()
@@ -75,17 +85,26 @@ def open_service_request(
         ctx.session.flush()
         return s.CreatedServiceRequest(**views.service_request(request).dict())
 
-    status, out = run_write(ctx, key=idempotency_key, payload=body.dict(),
-                            target=f"service tag {body.service_tag}", act=act, status_code=201)
+    status, out = run_write(
+        ctx,
+        key=idempotency_key,
+        payload=body.dict(),
+        target=f"service tag {body.service_tag}",
+        act=act,
+        status_code=201,
+    )
     return JSONResponse(out, status_code=status)
 
 
 @router.get("/documents", response_model=List[s.DocumentOut])
 def documents(ctx: Ctx = Depends(require("list_documents"))) -> List[m.Document]:
-    return list(ctx.session.scalars(
-        select(m.Document).filter_by(account_id=ctx.account.id)
-        .order_by(m.Document.published_on.desc())
-    ))
+    return list(
+        ctx.session.scalars(
+            select(m.Document)
+            .filter_by(account_id=ctx.account.id)
+            .order_by(m.Document.published_on.desc())
+        )
+    )
 
 
 @router.get("/documents/{document_id}/link", response_model=s.Link)
@@ -95,5 +114,6 @@ def document_link(
 ) -> s.Link:
     found = ctx.owned(m.Document, "document", id=document_id)
     url, expires = downloads.sign_link(
-        ctx.settings, downloads.LinkTarget("document", found.id, ctx.account.id))
+        ctx.settings, downloads.LinkTarget("document", found.id, ctx.account.id)
+    )
     return s.Link(url=url, expires_at=expires, filename=f"document-{found.id}.pdf")

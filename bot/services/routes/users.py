@@ -21,33 +21,41 @@ CUSTOMER_ROLES = ("site_admin", "buyer", "shopper")
 
 
 def _user_out(ms: m.Membership) -> s.UserOut:
-    return s.UserOut(id=ms.user.id, email=ms.user.email, name=ms.user.name, role=ms.role,
-                     status=ms.status)
+    return s.UserOut(
+        id=ms.user.id, email=ms.user.email, name=ms.user.name, role=ms.role, status=ms.status
+    )
 
 
 def _membership(ctx: Ctx, user_id: int) -> m.Membership:
     """The account's membership of `user_id`; another account's user is 'not found'."""
-    ms = ctx.session.scalar(select(m.Membership).filter_by(
-        user_id=user_id, account_id=ctx.account.id))
+    ms = ctx.session.scalar(
+        select(m.Membership).filter_by(user_id=user_id, account_id=ctx.account.id)
+    )
     if ms is None or ms.role not in CUSTOMER_ROLES:
         if ctx.session.get(m.User, user_id) is not None:
-            audit.record_now(ctx.engine, ctx.principal, action=f"probe:{ctx.capability}",
-                             target=f"user {user_id}", outcome="not_found")
+            audit.record_now(
+                ctx.engine,
+                ctx.principal,
+                action=f"probe:{ctx.capability}",
+                target=f"user {user_id}",
+                outcome="not_found",
+            )
         raise NotFound(f"user {user_id} was not found", what="user", id=str(user_id))
     return ms
 
 
 def _not_self(ctx: Ctx, ms: m.Membership, what: str) -> None:
     if ms.user_id == ctx.principal.user.id:
-        raise Conflict(f"you cannot {what} yourself; ask another site admin",
-                       reason="self_change")
+        raise Conflict(f"you cannot {what} yourself; ask another site admin", reason="self_change")
 
 
 @router.get("/users", response_model=List[s.UserOut])
 def list_users(ctx: Ctx = Depends(require("list_users"))) -> List[s.UserOut]:
     rows = ctx.session.scalars(
-        select(m.Membership).filter_by(account_id=ctx.account.id)
-        .where(m.Membership.role.in_(CUSTOMER_ROLES)).order_by(m.Membership.id)
+        select(m.Membership)
+        .filter_by(account_id=ctx.account.id)
+        .where(m.Membership.role.in_(CUSTOMER_ROLES))
+        .order_by(m.Membership.id)
     )
     return [_user_out(ms) for ms in rows]
 
@@ -66,17 +74,28 @@ def invite_user(
             user = m.User(email=email, name=body.name or email.split("@")[0], status="invited")
             ctx.session.add(user)
             ctx.session.flush()
-        elif ctx.session.scalar(select(m.Membership).filter_by(
-                user_id=user.id, account_id=ctx.account.id)) is not None:
+        elif (
+            ctx.session.scalar(
+                select(m.Membership).filter_by(user_id=user.id, account_id=ctx.account.id)
+            )
+            is not None
+        ):
             raise Conflict(f"{email} is already a user of this account", reason="already_member")
-        ms = m.Membership(user_id=user.id, account_id=ctx.account.id, role=body.role,
-                          status="invited")
+        ms = m.Membership(
+            user_id=user.id, account_id=ctx.account.id, role=body.role, status="invited"
+        )
         ctx.session.add(ms)
         ctx.session.flush()
         return s.UserChangeOut(**_user_out(ms).dict())
 
-    status, out = run_write(ctx, key=idempotency_key, payload={"email": email, "role": body.role},
-                            target=f"user {email}", act=act, status_code=201)
+    status, out = run_write(
+        ctx,
+        key=idempotency_key,
+        payload={"email": email, "role": body.role},
+        target=f"user {email}",
+        act=act,
+        status_code=201,
+    )
     return JSONResponse(out, status_code=status)
 
 
@@ -94,8 +113,13 @@ def change_role(
         ms.role = body.role
         return s.UserChangeOut(**_user_out(ms).dict())
 
-    status, out = run_write(ctx, key=idempotency_key, payload={"user": user_id, "role": body.role},
-                            target=f"user {ms.user.email}", act=act)
+    status, out = run_write(
+        ctx,
+        key=idempotency_key,
+        payload={"user": user_id, "role": body.role},
+        target=f"user {ms.user.email}",
+        act=act,
+    )
     return JSONResponse(out, status_code=status)
 
 
@@ -114,8 +138,9 @@ def deactivate_user(
         ms.status = "deactivated"
         return s.UserChangeOut(**_user_out(ms).dict())
 
-    status, out = run_write(ctx, key=idempotency_key, payload={"user": user_id},
-                            target=f"user {ms.user.email}", act=act)
+    status, out = run_write(
+        ctx, key=idempotency_key, payload={"user": user_id}, target=f"user {ms.user.email}", act=act
+    )
     return JSONResponse(out, status_code=status)
 
 
@@ -128,16 +153,32 @@ def request_sso(
     """SSO is set up by the account team: this files the request with them."""
 
     def act() -> s.SsoRequestOut:
-        request = m.SsoRequest(account_id=ctx.account.id, user_id=ctx.principal.user.id,
-                               identity_provider=body.identity_provider, note=body.note)
+        request = m.SsoRequest(
+            account_id=ctx.account.id,
+            user_id=ctx.principal.user.id,
+            identity_provider=body.identity_provider,
+            note=body.note,
+        )
         ctx.session.add(request)
         ctx.session.flush()
-        team = ctx.session.scalars(select(m.AccountTeamContact).filter_by(
-            account_id=ctx.account.id).order_by(m.AccountTeamContact.id))
-        return s.SsoRequestOut(id=request.id, identity_provider=request.identity_provider,
-                               status=request.status,
-                               account_team=[s.TeamContactOut.from_orm(t) for t in team])
+        team = ctx.session.scalars(
+            select(m.AccountTeamContact)
+            .filter_by(account_id=ctx.account.id)
+            .order_by(m.AccountTeamContact.id)
+        )
+        return s.SsoRequestOut(
+            id=request.id,
+            identity_provider=request.identity_provider,
+            status=request.status,
+            account_team=[s.TeamContactOut.from_orm(t) for t in team],
+        )
 
-    status, out = run_write(ctx, key=idempotency_key, payload=body.dict(),
-                            target=f"sso {body.identity_provider}", act=act, status_code=201)
+    status, out = run_write(
+        ctx,
+        key=idempotency_key,
+        payload=body.dict(),
+        target=f"sso {body.identity_provider}",
+        act=act,
+        status_code=201,
+    )
     return JSONResponse(out, status_code=status)
