@@ -38,8 +38,9 @@ class PermissionTableError(ValueError):
 class Subject:
     """Everything the rules look at: who is asking, in which account.
 
-    `role` is None for someone who is not signed in; the account fields are
-    None when the person has no active account (e.g. a support agent).
+    `role` is None for someone who is not signed in (or signed in without an
+    account: then `authenticated` is True); the account fields are None when the
+    person has no active account (e.g. a support agent).
     """
 
     role: Optional[str] = None
@@ -47,10 +48,11 @@ class Subject:
     account_type: Optional[str] = None
     country: Optional[str] = None
     account_settings: FrozenSet[str] = frozenset()
+    authenticated: bool = False
 
     @property
     def signed_in(self) -> bool:
-        return self.role is not None
+        return self.authenticated or self.role is not None
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,14 @@ class PermissionTable:
         return tuple(n for n in self.capabilities if self.decide(n, subject).allowed)
 
 
+def _string_list(value: Any, *, empty: bool = False) -> bool:
+    return (
+        isinstance(value, list)
+        and (empty or bool(value))
+        and all(isinstance(v, str) for v in value)
+    )
+
+
 def parse_table(raw: Mapping[str, Any]) -> PermissionTable:
     """Build a table from its YAML form, refusing anything it does not understand."""
     if not isinstance(raw, Mapping):
@@ -155,11 +165,16 @@ def parse_table(raw: Mapping[str, Any]) -> PermissionTable:
     }
     capabilities: Dict[str, Capability] = {}
     for name, spec in (raw.get("capabilities") or {}).items():
-        if not isinstance(spec, Mapping) or "roles" not in spec:
+        if not isinstance(spec, Mapping) or not _string_list(spec.get("roles")):
             raise PermissionTableError(f"capability {name!r} must list its roles")
         extra = set(spec) - known_keys
         if extra:
             raise PermissionTableError(f"capability {name!r} has unknown keys {sorted(extra)}")
+        for key in ("user_flags", "account_settings", "countries", "not_account_types"):
+            if key in spec and spec[key] is not None and not _string_list(spec[key], empty=True):
+                raise PermissionTableError(f"capability {name!r}: {key} must be a list of names")
+        if not isinstance(spec.get("write", False), bool):
+            raise PermissionTableError(f"capability {name!r}: write must be true or false")
         expanded = set()
         for role in spec["roles"]:
             if role == ANYONE or role in roles:

@@ -50,6 +50,7 @@ class Principal:
             account_type=self.account.type if self.account else None,
             country=self.account.country if self.account else None,
             account_settings=self.account.settings if self.account else frozenset(),
+            authenticated=True,
         )
 
 

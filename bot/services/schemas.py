@@ -78,6 +78,7 @@ class Me(Out):
     access_group: Optional[str]
     accounts: List[AccountRef]
     capabilities: List[str]
+    site_admins: List[Dict[str, str]] = []
 
 
 class SwitchAccountIn(Strict):

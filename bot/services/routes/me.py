@@ -14,7 +14,14 @@ from bot.policy import load_table
 from bot.services import audit, views
 from bot.services import models as m
 from bot.services import schemas as s
-from bot.services.context import Ctx, Principal, get_principal, get_session, require
+from bot.services.context import (
+    Ctx,
+    Principal,
+    get_principal,
+    get_session,
+    require,
+    site_admins,
+)
 from bot.services.errors import InvalidInput, NotFound
 
 router = APIRouter()
@@ -69,6 +76,7 @@ def _me(session: Session, principal: Principal) -> s.Me:
             for ms in _memberships(session, user.id)
         ],
         capabilities=list(load_table().allowed(principal.subject())),
+        site_admins=site_admins(session, principal.account_id),
     )
 
 

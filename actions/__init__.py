@@ -1,0 +1,1 @@
+"""Rasa custom actions, one module per business area; rasa-sdk registers every subclass."""

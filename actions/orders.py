@@ -1,0 +1,108 @@
+"""Recent orders, order status, and reorder (an earlier order's lines into the cart)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from actions import i18n
+from actions.base import AccountAction, Turn
+from actions.changes import propose, register
+from bot.services import schemas
+
+RECENT_DAYS = 30
+
+
+def order_line(turn: Turn, order: schemas.OrderOut) -> str:
+    return (
+        f"• {order.number} · {turn.day(order.placed_at)} · "
+        f"{i18n.status(order.status, turn.language)} · {turn.money(order.total)}"
+    )
+
+
+def item_lines(turn: Turn, lines: List[Any]) -> str:
+    return "\n".join(f"• {li.quantity} × {li.description} ({li.sku})" for li in lines)
+
+
+class ActionListRecentOrders(AccountAction):
+    capability = "list_recent_orders"
+
+    def name(self) -> str:
+        return "action_list_recent_orders"
+
+    async def act(self, turn: Turn) -> None:
+        orders = await turn.session.recent_orders(days=RECENT_DAYS)
+        if not orders:
+            turn.say("utter_no_recent_orders", days=RECENT_DAYS, account=turn.account.name)
+            return
+        turn.say(
+            "utter_recent_orders",
+            count=len(orders),
+            days=RECENT_DAYS,
+            account=turn.account.name,
+            orders="\n".join(order_line(turn, o) for o in orders),
+        )
+
+
+class ActionOrderStatus(AccountAction):
+    capability = "order_status"
+
+    def name(self) -> str:
+        return "action_order_status"
+
+    async def act(self, turn: Turn) -> None:
+        number = turn.tracker.get_latest_entity_values("order_number")
+        wanted: Optional[str] = next(iter(number), None)
+        if not wanted:
+            turn.say("utter_ask_order_number")
+            return
+        order = await turn.session.order(wanted.strip())
+        turn.say(
+            "utter_order_status",
+            number=order.number,
+            status=i18n.status(order.status, turn.language),
+            placed=turn.day(order.placed_at),
+            total=turn.money(order.total),
+            delivery=turn.day(order.estimated_delivery) if order.estimated_delivery else "—",
+            tracking=f"{order.carrier} {order.tracking_number}".strip() or "—",
+        )
+
+
+class ActionReorder(AccountAction):
+    """Show the lines of the chosen (or the last online) order and ask to add them."""
+
+    capability = "reorder"
+
+    def name(self) -> str:
+        return "action_reorder"
+
+    async def act(self, turn: Turn) -> None:
+        wanted = next(iter(turn.tracker.get_latest_entity_values("order_number")), None)
+        if wanted:
+            order = await turn.session.order(wanted.strip())
+        else:
+            history = await turn.session.recent_orders(days=3650)
+            online = [o for o in history if o.channel == "online" and o.lines]
+            if not online:
+                turn.say("utter_no_order_to_reorder")
+                return
+            order = online[0]
+        turn.say(
+            "utter_reorder_summary",
+            number=order.number,
+            placed=turn.day(order.placed_at),
+            lines=item_lines(turn, order.lines),
+            total=turn.money(order.total),
+        )
+        propose(turn, "reorder", {"order_number": order.number})
+
+
+@register("reorder", capability="reorder")
+async def add_order_to_cart(turn: Turn, params: Dict[str, Any], key: str) -> None:
+    cart = await turn.session.reorder(params["order_number"], idempotency_key=key)
+    turn.say(
+        "utter_reorder_done",
+        number=params["order_number"],
+        lines=item_lines(turn, cart.added),
+        cart_total=turn.money(cart.total),
+        count=len(cart.items),
+    )

@@ -1,0 +1,102 @@
+"""Session start (reply language from the profile), help, and public support contacts."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any, Dict, List
+
+import yaml
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import i18n
+from actions.base import language_of, message_token
+from actions.services import account_services
+from bot.client import errors
+from bot.services.schemas import REGIONS
+
+LABELS_PATH = Path(__file__).with_name("capability_labels.yml")
+
+
+@cache
+def capability_labels() -> Dict[str, Dict[str, str]]:
+    with open(LABELS_PATH, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+class ActionSessionStart(Action):
+    """Start a session in the person's profile language; keep slots from the last one."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        events: List[EventType] = [SessionStarted()]
+        metadata = tracker.get_slot("session_started_metadata") or {}
+        token = metadata.get("token")
+        if token:
+            try:
+                me = await account_services().as_user(token).me()
+                events.append(SlotSet("language", me.language))
+            except errors.AccountServicesError:
+                pass  # the first account action will explain what is wrong
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+
+class ActionHelp(Action):
+    """What this person may do here (from the permission table), or the public offer."""
+
+    def name(self) -> str:
+        return "action_help"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        language = language_of(tracker)
+        token = message_token(tracker)
+        if token is None:
+            dispatcher.utter_message(response="utter_help_anonymous")
+            return []
+        try:
+            me = await account_services().as_user(token).me()
+        except errors.SessionExpired:
+            dispatcher.utter_message(response="utter_session_expired")
+            return []
+        except errors.AccountServicesError:
+            dispatcher.utter_message(response="utter_services_unavailable")
+            return []
+        labels = capability_labels().get(language, capability_labels()["en"])
+        items = [f"• {labels[c]}" for c in me.capabilities if c in labels]
+        dispatcher.utter_message(
+            response="utter_help",
+            account=me.account.name if me.account else "",
+            role=i18n.role(me.role, language),
+            items="\n".join(items),
+        )
+        return []
+
+
+class ActionSupportContact(Action):
+    """Regional Premier support contacts; works without signing in."""
+
+    def name(self) -> str:
+        return "action_support_contact"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        requested = next(iter(tracker.get_latest_entity_values("region")), None)
+        region = next((r for r in REGIONS if requested and r.lower() == requested.lower()), None)
+        try:
+            contacts = await account_services().support_contacts(region)
+        except errors.AccountServicesError:
+            dispatcher.utter_message(response="utter_services_unavailable")
+            return []
+        lines = [f"• {c.region}: {c.phone} · {c.email} · {c.hours}" for c in contacts]
+        dispatcher.utter_message(response="utter_support_contacts", contacts="\n".join(lines))
+        return []

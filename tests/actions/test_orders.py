@@ -1,0 +1,96 @@
+"""Orders actions against the real services: responses, slots and the cart's contents."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from actions.changes import ActionCancelChange, ActionConfirmChange
+from actions.orders import ActionListRecentOrders, ActionOrderStatus, ActionReorder
+from bot.services import models as m
+
+
+def entity(name, value):
+    return {"entity": name, "value": value, "start": 0, "end": len(value)}
+
+
+def cart_rows(services, email):
+    with Session(services.engine) as session:
+        return session.scalar(
+            select(func.count()).select_from(m.CartItem).filter_by(user_id=services.user_id(email))
+        )
+
+
+async def test_recent_orders_lists_only_the_last_30_days(services, run):
+    outcome = await run(ActionListRecentOrders(), services.token("ben.buyer@acme.example"))
+    assert outcome.responses == ["utter_recent_orders"]
+    listed = outcome.values("utter_recent_orders")["orders"]
+    assert "100000001" in listed and "100000003" in listed
+    assert "100000004" not in listed  # 47 days ago
+
+
+async def test_order_status_in_spanish_uses_spanish_values(services, run):
+    outcome = await run(
+        ActionOrderStatus(),
+        services.token("diego.admin@globex.example"),
+        entities=[entity("order_number", "200000001")],
+        slots={"language": "es"},
+    )
+    values = outcome.values("utter_order_status")
+    assert values["status"] == "enviado"
+    assert "$" in values["total"]
+
+
+async def test_another_accounts_order_is_not_found(services, run, audit_rows):
+    before = len(audit_rows(action="probe:order_status"))
+    outcome = await run(
+        ActionOrderStatus(),
+        services.token("lena.buyer@initech.example"),
+        entities=[entity("order_number", "100000001")],
+    )
+    assert outcome.responses == ["utter_not_found"]
+    assert len(audit_rows(action="probe:order_status")) == before + 1
+
+
+async def test_reorder_shows_lines_then_adds_them_once(services, run):
+    email = "sara.shopper@acme.example"
+    token = services.token(email)
+    proposed = await run(ActionReorder(), token)
+    assert proposed.responses == ["utter_reorder_summary", "utter_confirm_buttons"]
+    pending = proposed.slot("pending_change")
+    assert pending["kind"] == "reorder" and pending["params"]["order_number"] == "100000001"
+    before = cart_rows(services, email)
+
+    done = await run(ActionConfirmChange(), token, slots={"pending_change": pending})
+    assert done.responses == ["utter_reorder_done"]
+    assert done.slot("pending_change") is None and done.slot("last_change") == pending
+    added = cart_rows(services, email) - before
+    assert added == 3
+
+    again = await run(ActionConfirmChange(), token, slots={"last_change": pending})
+    assert again.responses == ["utter_already_done"]
+    # Even a replayed confirmation with the same pending change acts once (idempotency key).
+    replay = await run(ActionConfirmChange(), token, slots={"pending_change": pending})
+    assert replay.responses == ["utter_reorder_done"]
+    assert cart_rows(services, email) - before == 3
+
+
+async def test_declining_drops_the_pending_change(services, run):
+    token = services.token("ben.buyer@acme.example")
+    proposed = await run(ActionReorder(), token)
+    cancelled = await run(
+        ActionCancelChange(), token, slots={"pending_change": proposed.slot("pending_change")}
+    )
+    assert cancelled.responses == ["utter_change_cancelled"]
+    assert cancelled.slot("pending_change") is None
+
+
+async def test_account_team_cannot_reorder_and_is_told_why(services, run):
+    outcome = await run(ActionReorder(), services.token("eve.rep@vendor.example"))
+    assert outcome.responses == ["utter_denied_role"]
+    assert "Ana Álvarez" in outcome.values("utter_denied_role")["admins"]
+
+
+async def test_without_a_token_the_person_is_asked_to_sign_in(run):
+    outcome = await run(ActionListRecentOrders(), None)
+    assert outcome.responses == ["utter_sign_in_required"]
