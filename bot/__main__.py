@@ -12,9 +12,9 @@ from bot.settings import SettingsError, load_settings, write_env_file
 
 def _cmd_env(_: argparse.Namespace) -> int:
     if write_env_file():
-        print("wrote .env with freshly generated secrets")
+        print(".env is ready: fresh secrets written where missing")
     else:
-        print(".env already exists; left as it is")
+        print(".env already complete; left as it is")
     return 0
 
 

@@ -17,6 +17,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from bot import assistant
 from bot.settings import PROJECT_ROOT, Settings
 
 console = Console()
@@ -43,7 +44,7 @@ def parts(settings: Settings) -> List[Part]:
     ]
 
 
-def _wait_healthy(part: Part, timeout: float = 120.0) -> bool:
+def _wait_healthy(part: Part, timeout: float = 300.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if part.process is not None and part.process.poll() is not None:
@@ -72,6 +73,11 @@ def stop(running: List[Part]) -> None:
 def run_all(settings: Settings) -> int:
     """Start the parts in order; returns when Ctrl-C is pressed or a part dies."""
     started: List[Part] = []
+    if assistant.model_is_stale():
+        console.print("[bold]training the assistant's model (a few minutes on 2 cores)...[/bold]")
+        if assistant.train() != 0 or not assistant.model_path().exists():
+            console.print("[red]training failed; see the output above[/red]")
+            return 1
     try:
         for part in parts(settings):
             with console.status(f"starting {part.name}..."):

@@ -17,7 +17,7 @@ from dotenv import dotenv_values
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
 PLACEHOLDER_SECRETS = {"", "change-me", "secret", "changeme"}
-SECRET_NAMES = ("TOKEN_SECRET", "DOWNLOAD_SECRET")
+SECRET_NAMES = ("TOKEN_SECRET", "DOWNLOAD_SECRET", "RASA_API_TOKEN")
 
 
 class SettingsError(RuntimeError):
@@ -35,6 +35,9 @@ class Settings:
     services_url: str
     token_ttl_minutes: int
     download_ttl_minutes: int
+    rasa_port: int
+    actions_port: int
+    rasa_api_token: str
 
     @property
     def production(self) -> bool:
@@ -90,17 +93,30 @@ def load_settings(
         services_url=merged.get("SERVICES_URL") or f"http://{host}:{port}",
         token_ttl_minutes=_int(merged, "TOKEN_TTL_MINUTES", 60),
         download_ttl_minutes=_int(merged, "DOWNLOAD_TTL_MINUTES", 15),
+        rasa_port=_int(merged, "RASA_PORT", 5005),
+        actions_port=_int(merged, "ACTIONS_PORT", 5055),
+        rasa_api_token=merged["RASA_API_TOKEN"],
     )
 
 
 def write_env_file(path: Path = DEFAULT_ENV_FILE) -> bool:
-    """Create `path` from .env.example with fresh secrets; never overwrite.
+    """Create `path` from .env.example with fresh secrets; never overwrite a value.
+
+    An existing file only gains the secrets it lacks (a newer version of the
+    project may need more of them).
 
     Returns:
-        True when a file was written, False when one already existed.
+        True when anything was written, False when the file was already complete.
     """
     if path.exists():
-        return False
+        present = dotenv_values(path)
+        missing = [name for name in SECRET_NAMES if not present.get(name)]
+        if not missing:
+            return False
+        with open(path, "a", encoding="utf-8") as handle:
+            for name in missing:
+                handle.write(f"{name}={secrets.token_urlsafe(32)}\n")
+        return True
     template = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
     lines = []
     for line in template.splitlines():

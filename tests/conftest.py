@@ -109,6 +109,7 @@ def service_env(database_url: str, port: int) -> Dict[str, str]:
             "SERVICES_URL": f"http://127.0.0.1:{port}",
             "TOKEN_SECRET": TEST_TOKEN_SECRET,
             "DOWNLOAD_SECRET": TEST_DOWNLOAD_SECRET,
+            "RASA_API_TOKEN": "test-rasa-api-token-" + "z" * 32,
         }
     )
     return env

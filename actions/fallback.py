@@ -1,0 +1,61 @@
+"""Low-confidence input: offer the two likeliest meanings; twice in a row, offer a person."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any, Dict, List
+
+import yaml
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, FollowupAction
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.base import language_of
+
+LABELS_PATH = Path(__file__).with_name("intent_labels.yml")
+NOT_OFFERED = frozenset({"nlu_fallback", "out_of_scope", "affirm", "deny"})
+
+
+@cache
+def intent_labels() -> Dict[str, Dict[str, str]]:
+    with open(LABELS_PATH, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def consecutive_fallbacks(tracker: Tracker) -> int:
+    """How many user messages in a row, counting the latest, the assistant did not understand."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        if (event.get("parse_data") or {}).get("intent", {}).get("name") != "nlu_fallback":
+            break
+        count += 1
+    return max(count, 1)
+
+
+class ActionClarify(Action):
+    """Offer the two most likely intents as buttons; after two misses, offer a person."""
+
+    def name(self) -> str:
+        return "action_clarify"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        language = language_of(tracker)
+        if consecutive_fallbacks(tracker) >= 2:
+            dispatcher.utter_message(response="utter_offer_human")
+            return [FollowupAction("action_support_contact")]
+        labels = intent_labels().get(language, intent_labels()["en"])
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        options = [
+            r["name"] for r in ranking if r.get("name") in labels and r["name"] not in NOT_OFFERED
+        ][:2]
+        if not options:
+            dispatcher.utter_message(response="utter_please_rephrase")
+            return []
+        buttons = [{"title": labels[name], "payload": f"/{name}"} for name in options]
+        dispatcher.utter_message(response="utter_clarify", buttons=buttons)
+        return []

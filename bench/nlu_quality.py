@@ -1,0 +1,228 @@
+"""NLU quality per language on the held-out test sets, plus 5-fold cross-validation.
+
+    python -m bench.nlu_quality            # held-out sets with the trained model
+    python -m bench.nlu_quality --cv       # also 5-fold cross-validation (slow)
+
+Reads tests/nlu/<lang>/test_nlu.yml (never used for training), parses every
+example with the trained model, and reports intent accuracy, macro-F1,
+out_of_scope recall and entity precision/recall/F1 per entity (exact entity
+type and normalised value). Writes bench/reports/nlu.md and prints a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Dict, List, Set, Tuple
+
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from bot import assistant
+from bot.settings import PROJECT_ROOT
+
+LANGUAGES = ("en", "es")
+TEST_DIR = PROJECT_ROOT / "tests" / "nlu"
+REPORT = PROJECT_ROOT / "bench" / "reports" / "nlu.md"
+IGNORED_ENTITIES = {"language"}
+TARGETS = {"intent_accuracy": 0.95, "entity_f1": 0.95, "oos_recall": 0.85}
+console = Console()
+
+
+def load_examples(path: Path) -> List[Tuple[str, str, Set[Tuple[str, str]]]]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(path))
+    examples = []
+    for message in data.intent_examples:
+        gold = {
+            (e["entity"], str(e.get("value")))
+            for e in message.get("entities", [])
+            if e["entity"] not in IGNORED_ENTITIES
+        }
+        examples.append((message.get("text"), message.get("intent"), gold))
+    return examples
+
+
+def f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def evaluate_language(agent: Any, language: str) -> Dict[str, Any]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    examples = load_examples(TEST_DIR / language / "test_nlu.yml")
+    gold_intents, predicted_intents = [], []
+    tp: Counter = Counter()
+    fp: Counter = Counter()
+    fn: Counter = Counter()
+    errors = []
+    loop = asyncio.new_event_loop()
+    for text, intent, gold in track(examples, description=f"parsing {language}", console=console):
+        parsed = loop.run_until_complete(agent.parse_message(text))
+        predicted = parsed["intent"]["name"]
+        if predicted == "nlu_fallback":
+            ranking = [
+                r["name"] for r in parsed.get("intent_ranking", []) if r["name"] != "nlu_fallback"
+            ]
+            predicted = ranking[0] if ranking else predicted
+        gold_intents.append(intent)
+        predicted_intents.append(predicted)
+        if predicted != intent:
+            errors.append((text, intent, predicted))
+        found = {
+            (e["entity"], str(e.get("value")))
+            for e in parsed.get("entities", [])
+            if e["entity"] not in IGNORED_ENTITIES
+        }
+        for entity, _ in found & gold:
+            tp[entity] += 1
+        for entity, _ in found - gold:
+            fp[entity] += 1
+        for entity, _ in gold - found:
+            fn[entity] += 1
+    loop.close()
+    entities = {}
+    for entity in sorted(set(tp) | set(fn) | set(fp)):
+        precision = tp[entity] / (tp[entity] + fp[entity]) if tp[entity] + fp[entity] else 0.0
+        recall = tp[entity] / (tp[entity] + fn[entity]) if tp[entity] + fn[entity] else 0.0
+        entities[entity] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1(precision, recall),
+            "support": tp[entity] + fn[entity],
+        }
+    all_tp, all_fp, all_fn = sum(tp.values()), sum(fp.values()), sum(fn.values())
+    micro_p = all_tp / (all_tp + all_fp) if all_tp + all_fp else 0.0
+    micro_r = all_tp / (all_tp + all_fn) if all_tp + all_fn else 0.0
+    oos = [
+        p == "out_of_scope" for g, p in zip(gold_intents, predicted_intents) if g == "out_of_scope"
+    ]
+    return {
+        "examples": len(examples),
+        "intent_accuracy": accuracy_score(gold_intents, predicted_intents),
+        "intent_macro_f1": f1_score(
+            gold_intents, predicted_intents, average="macro", zero_division=0
+        ),
+        "oos_recall": sum(oos) / len(oos) if oos else 0.0,
+        "entity_f1": f1(micro_p, micro_r),
+        "entities": entities,
+        "errors": errors,
+    }
+
+
+def cross_validate(folds: int = 5) -> Dict[str, float]:
+    """`rasa test nlu --cross-validation` over all training data, both languages."""
+    with tempfile.TemporaryDirectory() as out:
+        command = [
+            sys.executable,
+            "-m",
+            "rasa",
+            "test",
+            "nlu",
+            "--nlu",
+            "data/nlu",
+            "--config",
+            "config.yml",
+            "--cross-validation",
+            "--folds",
+            str(folds),
+            "--out",
+            out,
+        ]
+        subprocess.run(command, cwd=PROJECT_ROOT, check=True)
+        report = json.loads((Path(out) / "intent_report.json").read_text())
+        return {"accuracy": report["accuracy"], "macro_f1": report["macro avg"]["f1-score"]}
+
+
+def write_report(results: Dict[str, Dict[str, Any]], cv: Dict[str, float], seconds: float) -> None:
+    lines = [
+        "# NLU quality",
+        "",
+        "Produced by `make evaluate` (held-out sets: `tests/nlu/<lang>/test_nlu.yml`, never "
+        "used for training).",
+        "",
+        "| language | examples | intent accuracy | intent macro-F1 | out_of_scope recall | entity F1 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for language, r in results.items():
+        lines.append(
+            f"| {language} | {r['examples']} | {r['intent_accuracy']:.3f} | "
+            f"{r['intent_macro_f1']:.3f} | {r['oos_recall']:.3f} | {r['entity_f1']:.3f} |"
+        )
+    lines += [
+        "",
+        "Entity F1 per entity:",
+        "",
+        "| entity | " + " | ".join(results) + " |",
+        "|---|" + "---|" * len(results),
+    ]
+    names = sorted({e for r in results.values() for e in r["entities"]})
+    for name in names:
+        cells = []
+        for r in results.values():
+            e = r["entities"].get(name)
+            cells.append(f"{e['f1']:.3f} (n={e['support']})" if e else "—")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if cv:
+        lines += [
+            "",
+            f"5-fold cross-validation on the training data (both languages): intent "
+            f"accuracy {cv['accuracy']:.3f}, macro-F1 {cv['macro_f1']:.3f}.",
+        ]
+    lines += [
+        "",
+        f"Targets: intent accuracy ≥ {TARGETS['intent_accuracy']:.0%} per language, "
+        f"entity F1 ≥ {TARGETS['entity_f1']:.0%}, out_of_scope recall ≥ "
+        f"{TARGETS['oos_recall']:.0%}. Evaluation took {seconds:.0f} s.",
+        "",
+    ]
+    for language, r in results.items():
+        if r["errors"]:
+            lines += [f"Misclassified ({language}, first 15):", ""]
+            lines += [f"- “{t}”: expected {g}, got {p}" for t, g, p in r["errors"][:15]]
+            lines.append("")
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cv", action="store_true", help="also run 5-fold cross-validation")
+    args = parser.parse_args()
+    started = time.monotonic()
+    if assistant.model_is_stale() and assistant.train() != 0:
+        console.print("[red]training failed[/red]")
+        return 1
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(assistant.model_path()))
+    results = {language: evaluate_language(agent, language) for language in LANGUAGES}
+    cv = cross_validate() if args.cv else {}
+    write_report(results, cv, time.monotonic() - started)
+    table = Table(title="NLU quality (held-out)")
+    for column in ("language", "intent acc", "macro-F1", "oos recall", "entity F1"):
+        table.add_column(column)
+    for language, r in results.items():
+        table.add_row(
+            language,
+            f"{r['intent_accuracy']:.3f}",
+            f"{r['intent_macro_f1']:.3f}",
+            f"{r['oos_recall']:.3f}",
+            f"{r['entity_f1']:.3f}",
+        )
+    console.print(table)
+    console.print(f"report written to {REPORT.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

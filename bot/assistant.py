@@ -1,0 +1,95 @@
+"""Training and serving the Rasa assistant: the commands, in one place.
+
+Rasa runs as `python -m rasa` from the project root so that the custom channel
+(`bot.channels.portal`) and NLU component (`bot.nlu`) import from this tree.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+from bot.settings import PROJECT_ROOT, Settings
+
+MODELS_DIR = PROJECT_ROOT / "models"
+TRAINING_INPUTS = ("config.yml", "domain", "data")
+
+
+def train_command(out: Path = MODELS_DIR, fixed_name: str = "assistant") -> List[str]:
+    return [
+        sys.executable,
+        "-m",
+        "rasa",
+        "train",
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain",
+        "--data",
+        "data",
+        "--out",
+        str(out),
+        "--fixed-model-name",
+        fixed_name,
+    ]
+
+
+def model_path(out: Path = MODELS_DIR, fixed_name: str = "assistant") -> Path:
+    return out / f"{fixed_name}.tar.gz"
+
+
+def model_is_stale(out: Path = MODELS_DIR, fixed_name: str = "assistant") -> bool:
+    """True when no model exists or a training input changed after it was written."""
+    model = model_path(out, fixed_name)
+    if not model.exists():
+        return True
+    built = model.stat().st_mtime
+    for name in TRAINING_INPUTS:
+        path = PROJECT_ROOT / name
+        files = [path] if path.is_file() else list(path.rglob("*.yml"))
+        if any(f.stat().st_mtime > built for f in files):
+            return True
+    return False
+
+
+def train(out: Path = MODELS_DIR, fixed_name: str = "assistant") -> int:
+    """Train in a child process (Rasa prints its own progress)."""
+    return subprocess.call(train_command(out, fixed_name), cwd=PROJECT_ROOT)
+
+
+def serve_command(settings: Settings, model: Path, endpoints: str = "endpoints.yml") -> List[str]:
+    return [
+        sys.executable,
+        "-m",
+        "rasa",
+        "run",
+        "--model",
+        str(model),
+        "--endpoints",
+        endpoints,
+        "--credentials",
+        "credentials.yml",
+        "--interface",
+        settings.host,
+        "--port",
+        str(settings.rasa_port),
+        "--enable-api",
+        "--auth-token",
+        settings.rasa_api_token,
+        "--cors",
+        "*",
+    ]
+
+
+def actions_command(settings: Settings) -> List[str]:
+    return [
+        sys.executable,
+        "-m",
+        "rasa_sdk",
+        "--actions",
+        "actions",
+        "--port",
+        str(settings.actions_port),
+    ]

@@ -1,0 +1,143 @@
+"""The whole stack for conversations: services, action server and Rasa with a real model.
+
+The model is trained once into models/ when missing or stale (the same check as
+`make run`); conversations go through the portal channel exactly as the widget
+and load tests send them.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import httpx
+import pytest
+
+from bot import assistant
+from tests.conftest import (
+    ROOT,
+    RunningServices,
+    free_port,
+    service_env,
+    start_services,
+    stop_services,
+)
+
+
+@dataclass
+class Stack:
+    services: RunningServices
+    rasa_url: str
+    processes: List[subprocess.Popen]
+
+    def say(
+        self, text: str, token: Optional[str] = None, sender: str = "e2e"
+    ) -> List[Dict[str, Any]]:
+        """Send one message through the portal channel; returns the bot's messages."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = httpx.post(
+            f"{self.rasa_url}/webhooks/portal/webhook",
+            headers=headers,
+            json={"sender": sender, "message": text},
+            timeout=120,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def texts(self, text: str, token: Optional[str] = None, sender: str = "e2e") -> str:
+        return "\n".join(m.get("text", "") for m in self.say(text, token, sender))
+
+
+def _wait(url: str, process: subprocess.Popen, what: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{what} did not become healthy in {timeout:.0f} s")
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    if assistant.model_is_stale():
+        result = subprocess.run(assistant.train_command(), cwd=ROOT, capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.fail(f"training failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return assistant.model_path()
+
+
+@pytest.fixture(scope="session")
+def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("stack")
+    services = start_services("sqlite", f"sqlite:///{workdir / 'premier.db'}")
+    actions_port, rasa_port = free_port(), free_port()
+    env = service_env(services.database_url, int(services.base_url.rsplit(":", 1)[1]))
+    env.update({"ACTIONS_PORT": str(actions_port), "RASA_PORT": str(rasa_port)})
+    endpoints = workdir / "endpoints.yml"
+    endpoints.write_text(
+        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
+        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
+        "lock_store:\n  type: in_memory\n"
+    )
+    logs = open(workdir / "stack.log", "w")
+    processes: List[subprocess.Popen] = []
+    try:
+        actions = subprocess.Popen(
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+            cwd=ROOT,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        )
+        processes.append(actions)
+        rasa = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rasa",
+                "run",
+                "--model",
+                str(trained_model),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                "credentials.yml",
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(rasa_port),
+                "--enable-api",
+                "--auth-token",
+                env["RASA_API_TOKEN"],
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        )
+        processes.append(rasa)
+        _wait(f"http://127.0.0.1:{actions_port}/health", actions, "the action server")
+        _wait(f"http://127.0.0.1:{rasa_port}/webhooks/portal/", rasa, "the Rasa server")
+        yield Stack(services, f"http://127.0.0.1:{rasa_port}", processes)
+    except RuntimeError as exc:
+        logs.flush()
+        pytest.fail(f"{exc}\n{(workdir / 'stack.log').read_text()[-4000:]}")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        logs.close()
+        stop_services(services)
