@@ -104,7 +104,9 @@ def evaluate_language(agent: Any, language: str) -> Dict[str, Any]:
     micro_p = all_tp / (all_tp + all_fp) if all_tp + all_fp else 0.0
     micro_r = all_tp / (all_tp + all_fn) if all_tp + all_fn else 0.0
     oos = [
-        p == "out_of_scope" for g, p in zip(gold_intents, predicted_intents) if g == "out_of_scope"
+        p == "out_of_scope"
+        for g, p in zip(gold_intents, predicted_intents, strict=True)
+        if g == "out_of_scope"
     ]
     return {
         "examples": len(examples),
@@ -150,7 +152,7 @@ def write_report(results: Dict[str, Dict[str, Any]], cv: Dict[str, float], secon
         "Produced by `make evaluate` (held-out sets: `tests/nlu/<lang>/test_nlu.yml`, never "
         "used for training).",
         "",
-        "| language | examples | intent accuracy | intent macro-F1 | out_of_scope recall | entity F1 |",
+        "| language | examples | intent accuracy | intent macro-F1 | oos recall | entity F1 |",
         "|---|---|---|---|---|---|",
     ]
     for language, r in results.items():

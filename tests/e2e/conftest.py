@@ -88,7 +88,7 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
         "lock_store:\n  type: in_memory\n"
     )
-    logs = open(workdir / "stack.log", "w")
+    logs = open(workdir / "stack.log", "w")  # noqa: SIM115 - closed in the finally below
     processes: List[subprocess.Popen] = []
     try:
         actions = subprocess.Popen(
