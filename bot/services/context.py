@@ -8,7 +8,7 @@ deactivated user takes effect at once.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Type, TypeVar
 
 from fastapi import Depends, Request
@@ -63,6 +63,15 @@ class Ctx:
     settings: Settings
     engine: Engine
     capability: str
+    # Probes seen while a write transaction is open: recorded after its rollback, since a
+    # second connection could not write to SQLite while this one holds the lock.
+    deferred_probes: List[Dict[str, object]] = field(default_factory=list)
+    writing: bool = False
+
+    def record_deferred_probes(self) -> None:
+        for probe in self.deferred_probes:
+            audit.record_now(self.engine, self.principal, **probe)
+        self.deferred_probes.clear()
 
     @property
     def account(self) -> m.Account:
@@ -85,14 +94,16 @@ class Ctx:
         obj = self.session.scalar(select(model).filter_by(**where))
         shown = " ".join(str(v) for v in where.values())
         if obj is not None and obj.account_id != self.account.id:  # type: ignore[attr-defined]
-            audit.record_now(
-                self.engine,
-                self.principal,
-                action=f"probe:{self.capability}",
-                target=f"{label} {shown}",
-                outcome="not_found",
-                detail={"owner_account_id": obj.account_id},  # type: ignore[attr-defined]
-            )
+            probe: Dict[str, object] = {
+                "action": f"probe:{self.capability}",
+                "target": f"{label} {shown}",
+                "outcome": "not_found",
+                "detail": {"owner_account_id": obj.account_id},  # type: ignore[attr-defined]
+            }
+            if self.writing:
+                self.deferred_probes.append(probe)
+            else:
+                audit.record_now(self.engine, self.principal, **probe)  # type: ignore[arg-type]
             obj = None
         if obj is None:
             raise NotFound(f"{label} {shown} was not found", what=label, id=shown)

@@ -36,8 +36,12 @@ def check_key(key: Optional[str]) -> str:
     return key
 
 
-def _fingerprint(action: str, payload: Dict[str, Any]) -> str:
-    canonical = json.dumps({"action": action, "payload": payload}, sort_keys=True, default=str)
+def _fingerprint(action: str, account_id: Any, payload: Dict[str, Any]) -> str:
+    # The account is part of the request's meaning: one key reused in another account is a
+    # different request, refused rather than replayed with the first account's answer.
+    canonical = json.dumps(
+        {"action": action, "account": account_id, "payload": payload}, sort_keys=True, default=str
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -78,10 +82,11 @@ def run_write(
     """
     key = check_key(key)
     session, user_id = ctx.session, ctx.principal.user.id
-    fingerprint = _fingerprint(ctx.capability, payload)
+    fingerprint = _fingerprint(ctx.capability, ctx.principal.account_id, payload)
     previous = _replay(session, user_id, key, fingerprint)
     if previous is not None:
         return previous
+    ctx.writing = True
     try:
         record = m.IdempotencyRecord(
             user_id=user_id, key=key, request_hash=fingerprint, status_code=0, body={}
@@ -109,3 +114,6 @@ def run_write(
     except BaseException:
         session.rollback()
         raise
+    finally:
+        ctx.writing = False
+        ctx.record_deferred_probes()

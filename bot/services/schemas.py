@@ -130,6 +130,10 @@ class AddressOut(Out):
     country: str
 
 
+class CreatedAddress(AddressOut):
+    replayed: bool = False
+
+
 class AddressIn(Strict):
     label: constr(min_length=1, max_length=80)  # type: ignore[valid-type]
     kind: constr(regex=r"^(shipping|billing)$") = "shipping"  # type: ignore[valid-type]

@@ -96,17 +96,17 @@ def address(
     return ctx.owned(m.Address, "address", id=address_id)
 
 
-@router.post("/addresses", response_model=s.AddressOut, status_code=201)
+@router.post("/addresses", response_model=s.CreatedAddress, status_code=201)
 def add_address(
     body: s.AddressIn,
     ctx: Ctx = Depends(require("add_address")),
     idempotency_key: Optional[str] = IdempotencyKey,
 ) -> JSONResponse:
-    def act() -> s.AddressOut:
+    def act() -> s.CreatedAddress:
         address = m.Address(account_id=ctx.account.id, **body.dict())
         ctx.session.add(address)
         ctx.session.flush()
-        return s.AddressOut.from_orm(address)
+        return s.CreatedAddress.from_orm(address)
 
     status, out = run_write(
         ctx,
