@@ -163,7 +163,10 @@ class AccountAction(Action, abc.ABC):
                 id=str(missing.details.get("id", "")),
             )
         except errors.Conflict as conflict:
-            dispatcher.utter_message(response="utter_conflict", detail=conflict.message)
+            # Each known reason has its own sentence; the services' English text is never shown.
+            specific = f"utter_conflict_{conflict.reason}"
+            known = specific in (domain.get("responses") or {})
+            dispatcher.utter_message(response=specific if known else "utter_conflict")
         except errors.InvalidRequest:
             dispatcher.utter_message(response="utter_invalid_input")
         except errors.Unavailable:

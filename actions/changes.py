@@ -87,7 +87,7 @@ class ActionCancelChange(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        if tracker.get_slot("pending_change"):
+        if tracker.get_slot("pending_change") or tracker.active_loop_name:
             dispatcher.utter_message(response="utter_change_cancelled")
             return [SlotSet("pending_change", None)]
         dispatcher.utter_message(response="utter_ok")

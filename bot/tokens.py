@@ -15,6 +15,7 @@ import jwt
 ISSUER = "premier-portal"
 ALGORITHM = "HS256"
 CHANNELS = frozenset({"portal", "slack", "api", "cli", "test"})
+MAX_ID = 2**31 - 1  # ids are 32-bit in every database we run on
 
 
 class TokenError(Exception):
@@ -91,6 +92,8 @@ def verify_token(secret: str, token: str) -> Identity:
         raise TokenInvalid("the token's claims are malformed") from exc
     if channel not in CHANNELS:
         raise TokenInvalid("the token names an unknown channel")
+    if not 0 < user_id <= MAX_ID or (account_id is not None and not 0 < account_id <= MAX_ID):
+        raise TokenInvalid("the token's ids are out of range")
     return Identity(
         user_id=user_id,
         account_id=account_id,

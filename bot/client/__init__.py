@@ -172,9 +172,7 @@ class AccountSession:
         return await self._get("/addresses", List[s.AddressOut])  # type: ignore[arg-type]
 
     async def add_address(self, *, idempotency_key: str, **fields: str) -> s.CreatedAddress:
-        return await self._post(
-            "/addresses", s.CreatedAddress, fields, key=_key(idempotency_key)
-        )
+        return await self._post("/addresses", s.CreatedAddress, fields, key=_key(idempotency_key))
 
     async def payment_methods(self) -> List[s.PaymentMethodOut]:
         return await self._get("/payment-methods", List[s.PaymentMethodOut])  # type: ignore[arg-type]

@@ -27,7 +27,12 @@ PUBLIC_PATHS = ("/health", "/support-contacts", "/downloads/", "/openapi.json", 
 
 
 class BodyLimit:
-    """Refuse request bodies over `limit` bytes, whether or not Content-Length is sent."""
+    """Refuse request bodies over `limit` bytes, whether or not Content-Length is sent.
+
+    The body is read here first (at most `limit` bytes are ever buffered) and then
+    handed to the app unchanged, so an oversized chunked upload gets a clean 413
+    instead of surfacing as a parsing error inside the framework.
+    """
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES):
         self.app, self.limit = app, limit
@@ -40,24 +45,33 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await _too_large(self.limit)(scope, receive, send)
             return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        chunks, size, more = [], 0, True
+        while more:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _BodyTooLarge()
-            return message
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await _too_large(self.limit)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], receive), send)
 
-        try:
-            await self.app(scope, limited, send)
-        except _BodyTooLarge:
-            await _too_large(self.limit)(scope, receive, send)
 
+def _replay(messages: list[Message], then: Receive) -> Receive:
+    """Hand out the buffered messages, then whatever the server sends next (a disconnect)."""
+    queue = list(messages)
 
-class _BodyTooLarge(Exception):
-    pass
+    async def receive() -> Message:
+        if queue:
+            return queue.pop(0)
+        return await then()
+
+    return receive
 
 
 def _too_large(limit: int) -> JSONResponse:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
-from pydantic import BaseModel, Field, conint, constr, validator
+from pydantic import BaseModel, Field, conint, constr, root_validator, validator
 
 SERVICE_TAG = r"^[A-Z0-9]{7}$"
 ORDER_NUMBER = r"^[0-9]{9}$"
@@ -28,10 +28,37 @@ def normalize_service_tag(raw: str) -> str:
     return re.sub(r"[\s\-]", "", raw).upper()
 
 
+MAX_ID = 2**31 - 1
+
+
+def _check_text(value: Any, where: str = "") -> None:
+    """Refuse text no database can store faithfully: NUL characters and lone surrogates."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where or 'a value'} contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{where or 'a value'} is not valid text") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(item, str(key))
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_text(item, where)
+
+
 class Strict(BaseModel):
+    """Request bodies: unknown fields refused, text checked before it reaches a database."""
+
     class Config:
         extra = "forbid"
         anystr_strip_whitespace = True
+
+    @root_validator(pre=True)
+    def _valid_text(cls, values: Dict[str, Any]) -> Dict[str, Any]:
+        _check_text(values)
+        return values
 
 
 class Out(BaseModel):
@@ -233,7 +260,7 @@ class InvoiceList(Out):
 
 
 class PaymentIn(Strict):
-    payment_method_id: conint(ge=1)  # type: ignore[valid-type]
+    payment_method_id: conint(ge=1, le=MAX_ID)  # type: ignore[valid-type]
 
 
 class PaymentOut(Out):

@@ -6,13 +6,16 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 import pytest
+from rasa.shared.core.domain import Domain
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import use_services
 from bot.client import AccountServices
+from tests.conftest import ROOT
 
-DOMAIN: Dict[str, Any] = {}
+# The real domain, as the Rasa server sends it to the action server.
+DOMAIN: Dict[str, Any] = Domain.load(str(ROOT / "domain")).as_dict()
 
 
 @dataclass

@@ -37,11 +37,21 @@ HOME = frozenset({"Home"})
 PUBLIC = ("help", "greet", "support_contact")
 
 
-def _spec(roles: FrozenSet[str], *, flags: FrozenSet[str] = frozenset(),
-          settings: FrozenSet[str] = frozenset(), countries: Optional[FrozenSet[str]] = None,
-          not_types: FrozenSet[str] = frozenset()) -> Dict[str, Any]:
-    return {"roles": frozenset(roles), "user_flags": flags, "account_settings": settings,
-            "countries": countries, "not_account_types": not_types}
+def _spec(
+    roles: FrozenSet[str],
+    *,
+    flags: FrozenSet[str] = frozenset(),
+    settings: FrozenSet[str] = frozenset(),
+    countries: Optional[FrozenSet[str]] = None,
+    not_types: FrozenSet[str] = frozenset(),
+) -> Dict[str, Any]:
+    return {
+        "roles": frozenset(roles),
+        "user_flags": flags,
+        "account_settings": settings,
+        "countries": countries,
+        "not_account_types": not_types,
+    }
 
 
 # capability -> what DESIGN.md's table says about it ("roles" for public ones is {"anyone"}).
@@ -64,11 +74,11 @@ DESIGN: Dict[str, Dict[str, Any]] = {
     "invoice_details": _spec(CUSTOMER_AND_TEAM, settings=BILLING, not_types=HOME),
     "download_invoice": _spec(CUSTOMER_AND_TEAM, settings=BILLING, not_types=HOME),
     "pay_invoice": _spec(ADMIN_BUYER, settings=BILLING, not_types=HOME),
-    "list_service_contracts": _spec(ADMIN_BUYER | {"account_team"},
-                                    countries=CONTRACT_COUNTRIES, not_types=HOME),
+    "list_service_contracts": _spec(
+        ADMIN_BUYER | {"account_team"}, countries=CONTRACT_COUNTRIES, not_types=HOME
+    ),
     "renew_service_contract": _spec(ADMIN_BUYER, countries=CONTRACT_COUNTRIES, not_types=HOME),
-    "upgrade_service_contract": _spec(ADMIN_BUYER, countries=CONTRACT_COUNTRIES,
-                                      not_types=HOME),
+    "upgrade_service_contract": _spec(ADMIN_BUYER, countries=CONTRACT_COUNTRIES, not_types=HOME),
     "list_subscriptions": _spec(CUSTOMER_AND_TEAM, countries=frozenset({"US"})),
     "show_account_team": _spec(CUSTOMER_AND_TEAM, not_types=HOME),
     "list_documents": _spec(CUSTOMER_AND_TEAM, not_types=HOME),
@@ -90,20 +100,38 @@ DESIGN: Dict[str, Dict[str, Any]] = {
 
 # Capabilities that change data (DESIGN.md: "Every write (...)"), plus the other writes the
 # table declares: SSO requests, contract upgrades, reports and company details.
-WRITES = frozenset({
-    "invite_user", "change_user_role", "deactivate_user", "request_sso", "reorder",
-    "pay_invoice", "renew_service_contract", "upgrade_service_contract",
-    "open_service_request", "generate_report", "update_profile", "add_address",
-    "update_company",
-})
+WRITES = frozenset(
+    {
+        "invite_user",
+        "change_user_role",
+        "deactivate_user",
+        "request_sso",
+        "reorder",
+        "pay_invoice",
+        "renew_service_contract",
+        "upgrade_service_contract",
+        "open_service_request",
+        "generate_report",
+        "update_profile",
+        "add_address",
+        "update_company",
+    }
+)
 
-ORDER = (Reason.NOT_SIGNED_IN, Reason.ACCOUNT_TYPE, Reason.COUNTRY, Reason.ACCOUNT_SETTING,
-         Reason.ROLE, Reason.USER_FLAG)
+ORDER = (
+    Reason.NOT_SIGNED_IN,
+    Reason.ACCOUNT_TYPE,
+    Reason.COUNTRY,
+    Reason.ACCOUNT_SETTING,
+    Reason.ROLE,
+    Reason.USER_FLAG,
+)
 
 # Every account context a subject can be in: the demo world's, plus a few more.
 ACCOUNT_CONTEXTS = [
-    pytest.param(kind, country, settings,
-                 id=f"{kind}-{country}-{'billing' if settings else 'nobilling'}")
+    pytest.param(
+        kind, country, settings, id=f"{kind}-{country}-{'billing' if settings else 'nobilling'}"
+    )
     for kind in ("Premier", "Business", "Home")
     for country in ("US", "MX", "DE", "JP")
     for settings in (BILLING, frozenset())
@@ -114,8 +142,13 @@ TABLE = load_table()
 
 def everything_ok(role: str = "site_admin", **overrides: Any) -> Subject:
     """A subject that passes every rule of every capability in the table, but for `overrides`."""
-    fields: Dict[str, Any] = dict(role=role, user_flags=REPORTING, account_type="Premier",
-                                  country="US", account_settings=BILLING)
+    fields: Dict[str, Any] = dict(
+        role=role,
+        user_flags=REPORTING,
+        account_type="Premier",
+        country="US",
+        account_settings=BILLING,
+    )
     fields.update(overrides)
     return Subject(**fields)
 
@@ -162,8 +195,11 @@ def test_only_known_extras_beyond_design():
 
 
 def test_groups_expand_to_their_members():
-    raw = {"roles": ["a", "b", "c"], "groups": {"ab": ["a", "b"]},
-           "capabilities": {"x": {"roles": ["ab", "c"]}, "y": {"roles": ["anyone"]}}}
+    raw = {
+        "roles": ["a", "b", "c"],
+        "groups": {"ab": ["a", "b"]},
+        "capabilities": {"x": {"roles": ["ab", "c"]}, "y": {"roles": ["anyone"]}},
+    }
     table = parse_table(raw)
     assert table.capability("x").roles == {"a", "b", "c"}
     assert "ab" not in table.capability("x").roles
@@ -199,65 +235,88 @@ def test_the_good_example_parses():
     assert set(parse_table(GOOD).capabilities) == {"list_users"}
 
 
-@pytest.mark.parametrize("raw, message", [
-    # unknown role
-    pytest.param(_cap({"roles": ["king"]}), "unknown role", id="unknown-role"),
-    pytest.param(_cap({"roles": ["site_admin", "Buyer"]}), "unknown role",
-                 id="unknown-role-case"),
-    pytest.param(_cap({"roles": ["customers"]}), "unknown role", id="unknown-group"),
-    pytest.param(_with(groups={"customer": ["site_admin", "shopper"]}), "unknown roles",
-                 id="group-with-unknown-role"),
-    pytest.param(_with(roles=[]), "unknown role", id="no-roles-declared"),
-    # unknown key
-    pytest.param(_cap({"roles": ["buyer"], "colour": "red"}), "unknown keys",
-                 id="unknown-key"),
-    pytest.param(_cap({"roles": ["buyer"], "user_flag": ["reporting_access"]}),
-                 "unknown keys", id="misspelt-user_flags"),
-    pytest.param(_cap({"roles": ["buyer"], "country": ["US"]}), "unknown keys",
-                 id="misspelt-countries"),
-    pytest.param(_cap({"roles": ["buyer"], "account_types": ["Home"]}), "unknown keys",
-                 id="misspelt-not_account_types"),
-    # capability without roles
-    pytest.param(_cap({}), "must list its roles", id="empty-spec"),
-    pytest.param(_cap({"write": True}), "must list its roles", id="write-only"),
-    pytest.param(_cap({"role": ["buyer"]}), "must list its roles", id="misspelt-roles"),
-    pytest.param(_cap(None), "must list its roles", id="null-spec"),
-    pytest.param(_cap(["buyer"]), "must list its roles", id="list-spec"),
-    pytest.param(_cap("buyer"), "must list its roles", id="string-spec"),
-    # empty table
-    pytest.param({}, "no capabilities", id="empty-mapping"),
-    pytest.param(_with(capabilities={}), "no capabilities", id="no-capabilities"),
-    pytest.param(_with(capabilities=None), "no capabilities", id="null-capabilities"),
-    pytest.param({"roles": ["buyer"]}, "no capabilities", id="roles-only"),
-    # not a table at all
-    pytest.param(None, "mapping", id="none"),
-    pytest.param([], "mapping", id="list"),
-    pytest.param("roles: [buyer]", "mapping", id="string"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        # unknown role
+        pytest.param(_cap({"roles": ["king"]}), "unknown role", id="unknown-role"),
+        pytest.param(
+            _cap({"roles": ["site_admin", "Buyer"]}), "unknown role", id="unknown-role-case"
+        ),
+        pytest.param(_cap({"roles": ["customers"]}), "unknown role", id="unknown-group"),
+        pytest.param(
+            _with(groups={"customer": ["site_admin", "shopper"]}),
+            "unknown roles",
+            id="group-with-unknown-role",
+        ),
+        pytest.param(_with(roles=[]), "unknown role", id="no-roles-declared"),
+        # unknown key
+        pytest.param(_cap({"roles": ["buyer"], "colour": "red"}), "unknown keys", id="unknown-key"),
+        pytest.param(
+            _cap({"roles": ["buyer"], "user_flag": ["reporting_access"]}),
+            "unknown keys",
+            id="misspelt-user_flags",
+        ),
+        pytest.param(
+            _cap({"roles": ["buyer"], "country": ["US"]}), "unknown keys", id="misspelt-countries"
+        ),
+        pytest.param(
+            _cap({"roles": ["buyer"], "account_types": ["Home"]}),
+            "unknown keys",
+            id="misspelt-not_account_types",
+        ),
+        # capability without roles
+        pytest.param(_cap({}), "must list its roles", id="empty-spec"),
+        pytest.param(_cap({"write": True}), "must list its roles", id="write-only"),
+        pytest.param(_cap({"role": ["buyer"]}), "must list its roles", id="misspelt-roles"),
+        pytest.param(_cap(None), "must list its roles", id="null-spec"),
+        pytest.param(_cap(["buyer"]), "must list its roles", id="list-spec"),
+        pytest.param(_cap("buyer"), "must list its roles", id="string-spec"),
+        # empty table
+        pytest.param({}, "no capabilities", id="empty-mapping"),
+        pytest.param(_with(capabilities={}), "no capabilities", id="no-capabilities"),
+        pytest.param(_with(capabilities=None), "no capabilities", id="null-capabilities"),
+        pytest.param({"roles": ["buyer"]}, "no capabilities", id="roles-only"),
+        # not a table at all
+        pytest.param(None, "mapping", id="none"),
+        pytest.param([], "mapping", id="list"),
+        pytest.param("roles: [buyer]", "mapping", id="string"),
+    ],
+)
 def test_malformed_tables_are_refused(raw, message):
     with pytest.raises(PermissionTableError, match=message):
         parse_table(raw)
 
 
-@pytest.mark.parametrize("raw", [
-    pytest.param(_cap({"roles": None}), id="null-roles"),
-    pytest.param(_cap({"roles": []}), id="empty-roles"),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(_cap({"roles": None}), id="null-roles"),
+        pytest.param(_cap({"roles": []}), id="empty-roles"),
+    ],
+)
 def test_capability_with_null_or_empty_roles_is_refused(raw):
     with pytest.raises(PermissionTableError):
         parse_table(raw)
 
 
-@pytest.mark.parametrize("raw", [
-    pytest.param(_cap({"roles": ["buyer"], "countries": "US"}), id="countries-string"),
-    pytest.param(_cap({"roles": ["buyer"], "user_flags": "reporting_access"}),
-                 id="user_flags-string"),
-    pytest.param(_cap({"roles": ["buyer"], "account_settings": "billing_report_enabled"}),
-                 id="account_settings-string"),
-    pytest.param(_cap({"roles": ["buyer"], "not_account_types": "Home"}),
-                 id="not_account_types-string"),
-    pytest.param(_cap({"roles": ["buyer"], "write": "no"}), id="write-string"),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(_cap({"roles": ["buyer"], "countries": "US"}), id="countries-string"),
+        pytest.param(
+            _cap({"roles": ["buyer"], "user_flags": "reporting_access"}), id="user_flags-string"
+        ),
+        pytest.param(
+            _cap({"roles": ["buyer"], "account_settings": "billing_report_enabled"}),
+            id="account_settings-string",
+        ),
+        pytest.param(
+            _cap({"roles": ["buyer"], "not_account_types": "Home"}), id="not_account_types-string"
+        ),
+        pytest.param(_cap({"roles": ["buyer"], "write": "no"}), id="write-string"),
+    ],
+)
 def test_scalar_where_a_list_or_bool_is_meant_is_refused(raw):
     with pytest.raises(PermissionTableError):
         parse_table(raw)
@@ -270,16 +329,27 @@ def test_permission_table_error_is_a_value_error():
 # --- the denial order --------------------------------------------------------------------
 
 # One capability that every rule can fail.
-STRICT = parse_table({
-    "roles": list(ROLES),
-    "capabilities": {"strict": {
-        "roles": ["site_admin"], "user_flags": ["reporting_access"],
-        "account_settings": ["billing_report_enabled"], "countries": ["US"],
-        "not_account_types": ["Home"],
-    }},
-})
-ACCOUNT_RULES = (Reason.ACCOUNT_TYPE, Reason.COUNTRY, Reason.ACCOUNT_SETTING, Reason.ROLE,
-                 Reason.USER_FLAG)
+STRICT = parse_table(
+    {
+        "roles": list(ROLES),
+        "capabilities": {
+            "strict": {
+                "roles": ["site_admin"],
+                "user_flags": ["reporting_access"],
+                "account_settings": ["billing_report_enabled"],
+                "countries": ["US"],
+                "not_account_types": ["Home"],
+            }
+        },
+    }
+)
+ACCOUNT_RULES = (
+    Reason.ACCOUNT_TYPE,
+    Reason.COUNTRY,
+    Reason.ACCOUNT_SETTING,
+    Reason.ROLE,
+    Reason.USER_FLAG,
+)
 FAILING = {
     Reason.ACCOUNT_TYPE: {"account_type": "Home"},
     Reason.COUNTRY: {"country": "MX"},
@@ -303,7 +373,13 @@ COMBINATIONS = [
 
 def test_the_reasons_are_in_the_documented_order():
     assert [r.value for r in Reason] == [
-        "not_signed_in", "account_type", "country", "account_setting", "role", "user_flag"]
+        "not_signed_in",
+        "account_type",
+        "country",
+        "account_setting",
+        "role",
+        "user_flag",
+    ]
 
 
 @pytest.mark.parametrize("failing", COMBINATIONS)
@@ -327,47 +403,98 @@ def test_not_signed_in_beats_everything(failing):
     overrides["role"] = None
     decision = STRICT.decide("strict", everything_ok(**overrides))
     assert (decision.allowed, decision.reason, decision.required) == (
-        False, Reason.NOT_SIGNED_IN, ())
+        False,
+        Reason.NOT_SIGNED_IN,
+        (),
+    )
 
 
-@pytest.mark.parametrize("capability, subject, reason", [
-    # Several rules fail at once on the real table; the first in the order is named.
-    pytest.param("pay_invoice", Subject(role=None, account_type="Home", country="MX"),
-                 Reason.NOT_SIGNED_IN, id="pay-anonymous-home"),
-    pytest.param("pay_invoice", Subject(role="shopper", account_type="Home", country="US"),
-                 Reason.ACCOUNT_TYPE, id="pay-shopper-home-nobilling"),
-    pytest.param("pay_invoice", Subject(role="shopper", account_type="Business",
-                                        country="DE"),
-                 Reason.ACCOUNT_SETTING, id="pay-shopper-nobilling"),
-    pytest.param("pay_invoice", Subject(role="account_team", account_type="Premier",
-                                        country="US", account_settings=BILLING),
-                 Reason.ROLE, id="pay-account-team"),
-    pytest.param("renew_service_contract", Subject(role="shopper", account_type="Home",
-                                                   country="MX"),
-                 Reason.ACCOUNT_TYPE, id="renew-shopper-home-mx"),
-    pytest.param("renew_service_contract", Subject(role="shopper", account_type="Premier",
-                                                   country="MX"),
-                 Reason.COUNTRY, id="renew-shopper-mx"),
-    pytest.param("renew_service_contract", Subject(role="shopper", account_type="Premier",
-                                                   country="US"),
-                 Reason.ROLE, id="renew-shopper-us"),
-    pytest.param("list_subscriptions", Subject(role="support_agent", account_type="Business",
-                                               country="DE"),
-                 Reason.COUNTRY, id="subscriptions-agent-de"),
-    pytest.param("list_reports", Subject(role="account_team", account_type="Home",
-                                         country="US"),
-                 Reason.ACCOUNT_TYPE, id="reports-team-home"),
-    pytest.param("list_reports", Subject(role="account_team", account_type="Premier",
-                                         country="US"),
-                 Reason.ROLE, id="reports-team-noflag"),
-    pytest.param("list_reports", Subject(role="shopper", account_type="Premier", country="MX"),
-                 Reason.USER_FLAG, id="reports-shopper-noflag"),
-    pytest.param("show_invoices", Subject(role="support_agent", account_type="Business",
-                                          country="DE"),
-                 Reason.ACCOUNT_SETTING, id="invoices-agent-nobilling"),
-    pytest.param("list_users", Subject(role="buyer", account_type="Home", country="US"),
-                 Reason.ACCOUNT_TYPE, id="users-buyer-home"),
-])
+@pytest.mark.parametrize(
+    "capability, subject, reason",
+    [
+        # Several rules fail at once on the real table; the first in the order is named.
+        pytest.param(
+            "pay_invoice",
+            Subject(role=None, account_type="Home", country="MX"),
+            Reason.NOT_SIGNED_IN,
+            id="pay-anonymous-home",
+        ),
+        pytest.param(
+            "pay_invoice",
+            Subject(role="shopper", account_type="Home", country="US"),
+            Reason.ACCOUNT_TYPE,
+            id="pay-shopper-home-nobilling",
+        ),
+        pytest.param(
+            "pay_invoice",
+            Subject(role="shopper", account_type="Business", country="DE"),
+            Reason.ACCOUNT_SETTING,
+            id="pay-shopper-nobilling",
+        ),
+        pytest.param(
+            "pay_invoice",
+            Subject(
+                role="account_team", account_type="Premier", country="US", account_settings=BILLING
+            ),
+            Reason.ROLE,
+            id="pay-account-team",
+        ),
+        pytest.param(
+            "renew_service_contract",
+            Subject(role="shopper", account_type="Home", country="MX"),
+            Reason.ACCOUNT_TYPE,
+            id="renew-shopper-home-mx",
+        ),
+        pytest.param(
+            "renew_service_contract",
+            Subject(role="shopper", account_type="Premier", country="MX"),
+            Reason.COUNTRY,
+            id="renew-shopper-mx",
+        ),
+        pytest.param(
+            "renew_service_contract",
+            Subject(role="shopper", account_type="Premier", country="US"),
+            Reason.ROLE,
+            id="renew-shopper-us",
+        ),
+        pytest.param(
+            "list_subscriptions",
+            Subject(role="support_agent", account_type="Business", country="DE"),
+            Reason.COUNTRY,
+            id="subscriptions-agent-de",
+        ),
+        pytest.param(
+            "list_reports",
+            Subject(role="account_team", account_type="Home", country="US"),
+            Reason.ACCOUNT_TYPE,
+            id="reports-team-home",
+        ),
+        pytest.param(
+            "list_reports",
+            Subject(role="account_team", account_type="Premier", country="US"),
+            Reason.ROLE,
+            id="reports-team-noflag",
+        ),
+        pytest.param(
+            "list_reports",
+            Subject(role="shopper", account_type="Premier", country="MX"),
+            Reason.USER_FLAG,
+            id="reports-shopper-noflag",
+        ),
+        pytest.param(
+            "show_invoices",
+            Subject(role="support_agent", account_type="Business", country="DE"),
+            Reason.ACCOUNT_SETTING,
+            id="invoices-agent-nobilling",
+        ),
+        pytest.param(
+            "list_users",
+            Subject(role="buyer", account_type="Home", country="US"),
+            Reason.ACCOUNT_TYPE,
+            id="users-buyer-home",
+        ),
+    ],
+)
 def test_first_failing_rule_wins_on_the_real_table(capability, subject, reason):
     decision = TABLE.decide(capability, subject)
     assert not decision.allowed
@@ -375,13 +502,18 @@ def test_first_failing_rule_wins_on_the_real_table(capability, subject, reason):
     assert decision.capability == capability
 
 
-@pytest.mark.parametrize("reason, required", list(REQUIRED.items()),
-                         ids=[r.value for r in REQUIRED])
+@pytest.mark.parametrize(
+    "reason, required", list(REQUIRED.items()), ids=[r.value for r in REQUIRED]
+)
 def test_denial_names_what_is_required_sorted(reason, required):
     decision = STRICT.decide("strict", everything_ok(**FAILING[reason]))
     assert decision.required == required
-    assert decision.as_dict() == {"capability": "strict", "allowed": False,
-                                  "reason": reason.value, "required": list(required)}
+    assert decision.as_dict() == {
+        "capability": "strict",
+        "allowed": False,
+        "reason": reason.value,
+        "required": list(required),
+    }
 
 
 def test_required_roles_and_countries_are_sorted():
@@ -393,8 +525,12 @@ def test_required_roles_and_countries_are_sorted():
 
 def test_an_allowed_decision_explains_nothing():
     decision = TABLE.decide("account_info", everything_ok())
-    assert decision.as_dict() == {"capability": "account_info", "allowed": True,
-                                  "reason": None, "required": []}
+    assert decision.as_dict() == {
+        "capability": "account_info",
+        "allowed": True,
+        "reason": None,
+        "required": [],
+    }
 
 
 # --- who may do what -------------------------------------------------------------------
@@ -414,13 +550,18 @@ def test_role_grid_where_every_other_rule_passes(name, role):
 
 
 @pytest.mark.parametrize("name", PUBLIC)
-@pytest.mark.parametrize("subject", [
-    pytest.param(Subject(), id="anonymous"),
-    pytest.param(Subject(user_flags=REPORTING, account_type="Home", country="MX"),
-                 id="anonymous-with-stray-facts"),
-    pytest.param(Subject(role="support_agent"), id="support-agent"),
-    pytest.param(Subject(role="shopper", account_type="Home", country="JP"), id="home-shopper"),
-])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        pytest.param(Subject(), id="anonymous"),
+        pytest.param(
+            Subject(user_flags=REPORTING, account_type="Home", country="MX"),
+            id="anonymous-with-stray-facts",
+        ),
+        pytest.param(Subject(role="support_agent"), id="support-agent"),
+        pytest.param(Subject(role="shopper", account_type="Home", country="JP"), id="home-shopper"),
+    ],
+)
 def test_public_capabilities_admit_anyone(name, subject):
     assert TABLE.decide(name, subject) == Decision(name, True)
 
@@ -434,7 +575,10 @@ def test_the_public_capabilities_are_exactly_the_documented_ones():
 def test_anonymous_is_refused_everything_else(name):
     decision = TABLE.decide(name, Subject())
     assert (decision.allowed, decision.reason, decision.required) == (
-        False, Reason.NOT_SIGNED_IN, ())
+        False,
+        Reason.NOT_SIGNED_IN,
+        (),
+    )
 
 
 @pytest.mark.parametrize("name", sorted(TABLE.capabilities))
@@ -458,8 +602,13 @@ def test_anyone_without_an_account_gets_only_public(role):
 @pytest.mark.parametrize("kind, country, settings", ACCOUNT_CONTEXTS)
 @pytest.mark.parametrize("flags", [frozenset(), REPORTING], ids=["noflags", "reporting"])
 def test_account_team_is_never_allowed_a_write(name, kind, country, settings, flags):
-    subject = Subject(role="account_team", user_flags=flags, account_type=kind,
-                      country=country, account_settings=settings)
+    subject = Subject(
+        role="account_team",
+        user_flags=flags,
+        account_type=kind,
+        country=country,
+        account_settings=settings,
+    )
     assert not TABLE.decide(name, subject).allowed
 
 
@@ -472,12 +621,20 @@ def test_no_write_lists_vendor_staff(name):
 
 @pytest.mark.parametrize("kind, country, settings", ACCOUNT_CONTEXTS)
 def test_account_team_may_read_in_any_account_where_reads_exist(kind, country, settings):
-    team = Subject(role="account_team", account_type=kind, country=country,
-                   account_settings=settings)
+    team = Subject(
+        role="account_team", account_type=kind, country=country, account_settings=settings
+    )
     allowed = set(TABLE.allowed(team))
     assert not allowed & WRITES
-    assert {"account_info", "list_recent_orders", "order_status", "list_devices",
-            "check_warranty", "support_history", "service_request_status"} <= allowed
+    assert {
+        "account_info",
+        "list_recent_orders",
+        "order_status",
+        "list_devices",
+        "check_warranty",
+        "support_history",
+        "service_request_status",
+    } <= allowed
 
 
 def test_allowed_lists_capabilities_in_table_order():

@@ -30,15 +30,17 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, reject, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from sqlalchemy import and_, create_engine as sa_create_engine, delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import create_engine as sa_create_engine
 
 from bot.services import models as m
 from bot.services.app import create_app
-from bot.settings import Settings
+from bot.settings import load_settings
+from tests.conftest import service_env
 
 ADMIN = "ana.admin@acme.example"
 ACCOUNT_TEAM = "eve.rep@vendor.example"
@@ -54,8 +56,7 @@ KNOWN_VALUES: Dict[str, List[Any]] = {
     "order_number": ["100000001", "100000006", "200000001"],
     "invoice_number": ["INV-10000001", "INV-10000003", "INV-10000005", "INV-20000002"],
     "service_tag": ["7XK2M93", "3fj8-k21", "H2L9P05", "C8N3V66", "MX4R8T2"],
-    "service_tags": [["7XK2M93"], ["3FJ8K21", "9QW4T72"], ["H2L9P05"], ["C8N3V66"],
-                     ["MX4R8T2"]],
+    "service_tags": [["7XK2M93"], ["3FJ8K21", "9QW4T72"], ["H2L9P05"], ["C8N3V66"], ["MX4R8T2"]],
     "contract_number": ["SC-10000001", "SC-10000004", "SC-20000001"],
     "number": ["1000000001", "1000000003", "2000000001"],
     "address_id": [1, 2, 3],
@@ -71,14 +72,11 @@ KNOWN_VALUES: Dict[str, List[Any]] = {
 
 def _operations_in_code() -> List[Tuple[str, str]]:
     """(METHOD, path) of every operation the app publishes, known at collection time."""
-    settings_ = Settings(
-        environment="test", token_secret="collect", download_secret="collect",
-        database_url="sqlite://", host="127.0.0.1", services_port=0,
-        services_url="http://127.0.0.1", token_ttl_minutes=1, download_ttl_minutes=1,
-    )
+    settings_ = load_settings(environ=service_env("sqlite://", 0), env_file=None)
     app = create_app(settings_, engine=sa_create_engine("sqlite://"))
-    return sorted((method.upper(), path) for path, ops in app.openapi()["paths"].items()
-                  for method in ops)
+    return sorted(
+        (method.upper(), path) for path, ops in app.openapi()["paths"].items() for method in ops
+    )
 
 
 OPERATIONS = _operations_in_code()
@@ -100,11 +98,16 @@ def _key(table: Any, row: Dict[str, Any]) -> tuple:
     return tuple(row[c.name] for c in table.primary_key.columns)
 
 
+def _same_key(table: Any, key: tuple) -> Any:
+    return and_(*(c == v for c, v in zip(table.primary_key.columns, key, strict=True)))
+
+
 def _snapshot(engine: Any) -> Dict[str, Dict[tuple, Dict[str, Any]]]:
     with engine.connect() as connection:
         return {
-            t.name: {_key(t, dict(r._mapping)): dict(r._mapping)
-                     for r in connection.execute(select(t))}
+            t.name: {
+                _key(t, dict(r._mapping)): dict(r._mapping) for r in connection.execute(select(t))
+            }
             for t in _tables()
         }
 
@@ -116,22 +119,21 @@ def _restore(engine: Any, snapshot: Dict[str, Dict[tuple, Dict[str, Any]]]) -> N
             kept = snapshot[table.name]
             for row in connection.execute(select(table)).mappings().all():
                 if _key(table, dict(row)) not in kept:
-                    where = [c == v for c, v in zip(table.primary_key.columns,
-                                                    _key(table, dict(row)))]
-                    connection.execute(delete(table).where(and_(*where)))
+                    connection.execute(delete(table).where(_same_key(table, _key(table, row))))
         for table in _tables():
-            current = {_key(table, dict(r)): dict(r)
-                       for r in connection.execute(select(table)).mappings().all()}
+            current = {
+                _key(table, dict(r)): dict(r)
+                for r in connection.execute(select(table)).mappings().all()
+            }
             for key, row in snapshot[table.name].items():
-                where = [c == v for c, v in zip(table.primary_key.columns, key)]
                 if key not in current:
                     connection.execute(insert(table).values(**row))
                 elif current[key] != row:
-                    connection.execute(update(table).where(and_(*where)).values(**row))
+                    connection.execute(update(table).where(_same_key(table, key)).values(**row))
 
 
 @pytest.fixture(scope="module")
-def world(services) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def world(services) -> Iterator[None]:
     snapshot = _snapshot(services.engine)
     yield
     _restore(services.engine, snapshot)
@@ -139,17 +141,16 @@ def world(services) -> Iterator[None]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def live_schema(services):  # type: ignore[no-untyped-def]
+def live_schema(services):
     """The schema the running service publishes, as schemathesis reads it."""
-    config = schemathesis.Config.from_dict({
-        "generation": {
-            # We send the real bearer token ourselves; generated ones would only test 401s.
-            "with-security-parameters": False,
-            # KNOWN BUG (see test_bad_input.py::test_nul_character_in_a_text_field...):
-            # on PostgreSQL a NUL character in any stored text is a 500, not a 4xx.
-            "allow-x00": services.backend != "postgresql",
+    config = schemathesis.Config.from_dict(
+        {
+            "generation": {
+                # We send the real bearer token ourselves; generated ones would only test 401s.
+                "with-security-parameters": False,
+            }
         }
-    })
+    )
     return schemathesis.openapi.from_url(f"{services.base_url}/openapi.json", config=config)
 
 
@@ -164,8 +165,13 @@ def http() -> Iterator[requests.Session]:
 
 def _has_error_shape(body: Any) -> bool:
     error = body.get("error") if isinstance(body, dict) else None
-    return (isinstance(error, dict) and isinstance(error.get("code"), str) and error["code"] != ""
-            and isinstance(error.get("message"), str) and error["message"].strip() != "")
+    return (
+        isinstance(error, dict)
+        and isinstance(error.get("code"), str)
+        and error["code"] != ""
+        and isinstance(error.get("message"), str)
+        and error["message"].strip() != ""
+    )
 
 
 def check_answer(case: Any, response: Any) -> None:
@@ -211,28 +217,39 @@ def _use_known_values(case: Any, data: st.DataObject) -> None:
                 case.body[name] = data.draw(st.sampled_from(KNOWN_VALUES[name]))
 
 
-def fuzz(schema: Any, services: Any, http: requests.Session, op: Tuple[str, str],
-         token: str, examples: int) -> Dict[int, int]:
+def fuzz(
+    schema: Any,
+    services: Any,
+    http: requests.Session,
+    op: Tuple[str, str],
+    token: str,
+    examples: int,
+) -> Dict[int, int]:
     """Run `examples` generated calls of `op` as the holder of `token`; returns status counts."""
     method, path = op
     operation = schema[path][method]
-    write = any(p["in"] == "header" and p["name"].lower() == "idempotency-key"
-                for p in operation.definition.raw.get("parameters", []))
-    strategy = st.one_of(operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
-                         operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+    write = any(
+        p["in"] == "header" and p["name"].lower() == "idempotency-key"
+        for p in operation.definition.raw.get("parameters", [])
+    )
+    strategy = st.one_of(
+        operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
+        operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
+    )
     statuses: Dict[int, int] = {}
 
-    @settings(max_examples=examples, derandomize=True, deadline=None, database=None,
-              phases=[Phase.explicit, Phase.generate, Phase.shrink],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=strategy, data=st.data())
     def run(case: Any, data: st.DataObject) -> None:
         if case.meta is None or case.meta.generation.mode is GenerationMode.POSITIVE:
             _use_known_values(case, data)
-        if services.backend == "sqlite" and any(abs(v) > SQLITE_MAX_INT for v in _ints(case.body)):
-            # KNOWN BUG (see test_bad_input.py::test_integer_beyond_64_bits...): SQLite
-            # cannot bind such an integer and the service answers 500.
-            reject()
         case.headers["Authorization"] = f"Bearer {token}"
         if write and data.draw(st.integers(0, 9), label="fresh key") < KEY_SHARE:
             case.headers["Idempotency-Key"] = f"fuzz-{uuid.uuid4().hex}"
@@ -247,15 +264,17 @@ def fuzz(schema: Any, services: Any, http: requests.Session, op: Tuple[str, str]
 # --- tests -------------------------------------------------------------------------------
 
 
-def test_every_published_operation_is_fuzzed(services, live_schema):  # type: ignore[no-untyped-def]
-    live = sorted((result.ok().method.upper(), result.ok().path)
-                  for result in live_schema.get_all_operations())
+def test_every_published_operation_is_fuzzed(services, live_schema):
+    live = sorted(
+        (result.ok().method.upper(), result.ok().path)
+        for result in live_schema.get_all_operations()
+    )
     assert live == OPERATIONS
     assert len(OPERATIONS) >= 40
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=_op_id)
-def test_fuzz_as_site_admin(services, live_schema, http, world, op):  # type: ignore[no-untyped-def]
+def test_fuzz_as_site_admin(services, live_schema, http, world, op):
     token = services.token(ADMIN)
     started = time.monotonic()
     statuses = fuzz(live_schema, services, http, op, token, MAX_EXAMPLES["admin"])
@@ -264,7 +283,7 @@ def test_fuzz_as_site_admin(services, live_schema, http, world, op):  # type: ig
 
 
 @pytest.mark.parametrize("op", GET_OPERATIONS, ids=_op_id)
-def test_fuzz_reads_as_account_team(services, live_schema, http, world, op):  # type: ignore[no-untyped-def]
+def test_fuzz_reads_as_account_team(services, live_schema, http, world, op):
     token = services.token(ACCOUNT_TEAM)
     statuses = fuzz(live_schema, services, http, op, token, MAX_EXAMPLES["account_team"])
     assert statuses, "nothing was sent"

@@ -51,8 +51,9 @@ class AccountFacts:
 
 ACCOUNTS: Dict[str, AccountFacts] = {
     ACME: AccountFacts("Premier", "US", BILLING, (("Ana Álvarez", "ana.admin@acme.example"),)),
-    GLOBEX: AccountFacts("Premier", "MX", BILLING,
-                         (("Diego Domínguez", "diego.admin@globex.example"),)),
+    GLOBEX: AccountFacts(
+        "Premier", "MX", BILLING, (("Diego Domínguez", "diego.admin@globex.example"),)
+    ),
     INITECH: AccountFacts("Business", "DE", frozenset(), ()),
     HOME: AccountFacts("Home", "US", frozenset(), ()),
 }
@@ -69,8 +70,7 @@ PEOPLE: Dict[str, Person] = {
     "ana": Person("ana.admin@acme.example", {ACME: "site_admin"}, REPORTING),
     "ben": Person("ben.buyer@acme.example", {ACME: "buyer"}),
     "sara": Person("sara.shopper@acme.example", {ACME: "shopper"}),
-    "diego": Person("diego.admin@globex.example", {GLOBEX: "site_admin", ACME: "buyer"},
-                    REPORTING),
+    "diego": Person("diego.admin@globex.example", {GLOBEX: "site_admin", ACME: "buyer"}, REPORTING),
     "lena": Person("lena.buyer@initech.example", {INITECH: "buyer"}),
     "hannah": Person("hannah@home.example", {HOME: "buyer"}),
     "eve": Person("eve.rep@vendor.example", {ACME: "account_team", GLOBEX: "account_team"}),
@@ -87,8 +87,13 @@ def subject(person: str, account: Optional[str]) -> Subject:
     if account is None:
         return Subject(role=facts.roles[None], user_flags=facts.flags)
     where = ACCOUNTS[account]
-    return Subject(role=facts.roles[account], user_flags=facts.flags, account_type=where.type,
-                   country=where.country, account_settings=where.settings)
+    return Subject(
+        role=facts.roles[account],
+        user_flags=facts.flags,
+        account_type=where.type,
+        country=where.country,
+        account_settings=where.settings,
+    )
 
 
 def contacts(account: Optional[str]) -> List[Dict[str, str]]:
@@ -146,8 +151,11 @@ KEY_CASES: Dict[Tuple[str, Optional[str], str], Optional[str]] = {
     ("eve", GLOBEX, "list_service_contracts"): "country",
     ("eve", GLOBEX, "list_recent_orders"): None,
     **{("sam", None, name): (None if name in PUBLIC else "role") for name in TABLE.capabilities},
-    **{(person, account, name): None
-       for person, account in SEATS for name in ("help", "greet", "support_contact")},
+    **{
+        (person, account, name): None
+        for person, account in SEATS
+        for name in ("help", "greet", "support_contact")
+    },
 }
 
 # --- one probe per capability -------------------------------------------------------------
@@ -168,11 +176,11 @@ PROBES: Dict[str, Probe] = {
     "greet": Probe("GET", "/health"),
     "support_contact": Probe("GET", "/support-contacts"),
     "account_info": Probe("GET", "/account"),
-    "switch_account": Probe("POST", "/me/switch-account", {"account": "No Such Account Ltd"},
-                            404),
+    "switch_account": Probe("POST", "/me/switch-account", {"account": "No Such Account Ltd"}, 404),
     "list_users": Probe("GET", "/users"),
-    "invite_user": Probe("POST", "/users/invitations",
-                         {"email": "not an email", "role": "buyer"}, 422),
+    "invite_user": Probe(
+        "POST", "/users/invitations", {"email": "not an email", "role": "buyer"}, 422
+    ),
     "change_user_role": Probe("PATCH", "/users/2147483000", {"role": "buyer"}, 404),
     "deactivate_user": Probe("POST", "/users/2147483000/deactivate", None, 404),
     "request_sso": Probe("POST", "/sso-requests", {"identity_provider": "x"}, 422),
@@ -184,35 +192,55 @@ PROBES: Dict[str, Probe] = {
     "show_invoices": Probe("GET", "/invoices"),
     "invoice_details": Probe("GET", "/invoices/INV-99999999", None, 404),
     "download_invoice": Probe("GET", "/invoices/INV-99999999/pdf", None, 404),
-    "pay_invoice": Probe("POST", "/invoices/INV-99999999/payments", {"payment_method_id": 1},
-                         404),
+    "pay_invoice": Probe("POST", "/invoices/INV-99999999/payments", {"payment_method_id": 1}, 404),
     "list_service_contracts": Probe("GET", "/contracts"),
-    "renew_service_contract": Probe("POST", "/contracts/renewal-quotes",
-                                    {"service_tags": [NO_SUCH_TAG], "plan": "prosupport",
-                                     "years": 1}, 404),
-    "upgrade_service_contract": Probe("POST", "/contracts/upgrade-quotes",
-                                      {"service_tags": [NO_SUCH_TAG],
-                                       "plan": "prosupport_plus"}, 404),
+    "renew_service_contract": Probe(
+        "POST",
+        "/contracts/renewal-quotes",
+        {"service_tags": [NO_SUCH_TAG], "plan": "prosupport", "years": 1},
+        404,
+    ),
+    "upgrade_service_contract": Probe(
+        "POST",
+        "/contracts/upgrade-quotes",
+        {"service_tags": [NO_SUCH_TAG], "plan": "prosupport_plus"},
+        404,
+    ),
     "list_subscriptions": Probe("GET", "/subscriptions"),
     "show_account_team": Probe("GET", "/account-team"),
     "list_documents": Probe("GET", "/documents"),
     "support_history": Probe("GET", "/service-requests"),
     "service_request_status": Probe("GET", "/service-requests/9999999999", None, 404),
-    "open_service_request": Probe("POST", "/service-requests",
-                                  {"service_tag": NO_SUCH_TAG,
-                                   "description": "permission walk probe"}, 404),
+    "open_service_request": Probe(
+        "POST",
+        "/service-requests",
+        {"service_tag": NO_SUCH_TAG, "description": "permission walk probe"},
+        404,
+    ),
     "list_reports": Probe("GET", "/reports"),
-    "generate_report": Probe("POST", "/reports",
-                             {"type": "spend", "starts_on": "2025-06-30",
-                              "ends_on": "2025-01-01"}, 422),
+    "generate_report": Probe(
+        "POST",
+        "/reports",
+        {"type": "spend", "starts_on": "2025-06-30", "ends_on": "2025-01-01"},
+        422,
+    ),
     "list_devices": Probe("GET", "/devices"),
     "check_warranty": Probe("GET", f"/devices/{NO_SUCH_TAG}", None, 404),
     "show_profile": Probe("GET", "/profile"),
     "update_profile": Probe("PATCH", "/profile", {}, 422),
     "show_addresses": Probe("GET", "/addresses"),
-    "add_address": Probe("POST", "/addresses",
-                         {"label": "Probe", "line1": "1 Probe St", "city": "Austin",
-                          "postal_code": "78701", "country": "usa"}, 422),
+    "add_address": Probe(
+        "POST",
+        "/addresses",
+        {
+            "label": "Probe",
+            "line1": "1 Probe St",
+            "city": "Austin",
+            "postal_code": "78701",
+            "country": "usa",
+        },
+        422,
+    ),
     "update_company": Probe("PATCH", "/account", {}, 422),
     "list_payment_methods": Probe("GET", "/payment-methods"),
     "list_quick_checkout": Probe("GET", "/quick-checkout"),
@@ -221,20 +249,38 @@ KEY_PREFIX = "permwalk-"
 
 # --- the routes, read from the app itself (no server needed) --------------------------------
 
-_SETTINGS = Settings(environment="test", token_secret=TEST_TOKEN_SECRET,
-                     download_secret="unused-" + "z" * 32, database_url="sqlite://",
-                     host="127.0.0.1", services_port=0, services_url="http://127.0.0.1:0",
-                     token_ttl_minutes=30, download_ttl_minutes=15)
+_SETTINGS = Settings(
+    environment="test",
+    token_secret=TEST_TOKEN_SECRET,
+    download_secret="unused-" + "z" * 32,
+    database_url="sqlite://",
+    host="127.0.0.1",
+    services_port=0,
+    services_url="http://127.0.0.1:0",
+    token_ttl_minutes=30,
+    download_ttl_minutes=15,
+    rasa_port=0,
+    actions_port=0,
+    rasa_api_token="unused-" + "r" * 32,
+)
 ROUTES: List[APIRoute] = [
-    r for r in create_app(_SETTINGS, engine=sa_create_engine("sqlite://")).routes
+    r
+    for r in create_app(_SETTINGS, engine=sa_create_engine("sqlite://")).routes
     if isinstance(r, APIRoute)
 ]
 # Reachable without a token: health, regional support contacts, signed download links.
 PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/support-contacts"), ("GET", "/downloads/{token}")}
 SAMPLE_PATH_VALUES = {
-    "invoice_number": "INV-10000001", "order_number": "100000001", "service_tag": "7XK2M93",
-    "contract_number": "SC-10000001", "number": "1000000001", "user_id": "1",
-    "address_id": "1", "document_id": "1", "report_id": "1", "capability": "account_info",
+    "invoice_number": "INV-10000001",
+    "order_number": "100000001",
+    "service_tag": "7XK2M93",
+    "contract_number": "SC-10000001",
+    "number": "1000000001",
+    "user_id": "1",
+    "address_id": "1",
+    "document_id": "1",
+    "report_id": "1",
+    "capability": "account_info",
     "token": "x",
 }
 
@@ -318,7 +364,8 @@ def test_probe_reaches_the_capabilitys_endpoint(capability):
     if TABLE.capability(capability).write:
         assert probe.method != "GET"
         assert probe.allowed_status in (404, 422) or route.path.endswith("-quotes"), (
-            "a write probe must fail after the permission check, or be a quote")
+            "a write probe must fail after the permission check, or be a quote"
+        )
 
 
 def test_every_capability_checked_by_a_route_is_in_the_table():
@@ -328,9 +375,10 @@ def test_every_capability_checked_by_a_route_is_in_the_table():
     assert set(TABLE.capabilities) - PUBLIC <= checked
 
 
-@pytest.mark.parametrize("person, account, capability, reason", [
-    pytest.param(p, a, c, r, id=f"{p}-{SHORT[a]}-{c}") for (p, a, c), r in KEY_CASES.items()
-])
+@pytest.mark.parametrize(
+    "person, account, capability, reason",
+    [pytest.param(p, a, c, r, id=f"{p}-{SHORT[a]}-{c}") for (p, a, c), r in KEY_CASES.items()],
+)
 def test_key_cases_agree_with_the_table(person, account, capability, reason):
     decision = TABLE.decide(capability, subject(person, account))
     assert (decision.reason.value if decision.reason else None) == reason
@@ -343,12 +391,19 @@ def test_the_demo_world_is_as_designed(services):  # type: ignore[no-untyped-def
         for name, facts in ACCOUNTS.items():
             account = session.scalar(select(m.Account).filter_by(name=name))
             assert (account.type, account.country, account.settings) == (
-                facts.type, facts.country, facts.settings)
+                facts.type,
+                facts.country,
+                facts.settings,
+            )
         for person, facts in PEOPLE.items():
             user = session.scalar(select(m.User).filter_by(email=facts.email))
             assert user.flags == facts.flags
-            roles = {ms.account.name: ms.role for ms in session.scalars(
-                select(m.Membership).filter_by(user_id=user.id, status="active"))}
+            roles = {
+                ms.account.name: ms.role
+                for ms in session.scalars(
+                    select(m.Membership).filter_by(user_id=user.id, status="active")
+                )
+            }
             assert roles == ({} if None in facts.roles else facts.roles), person
             if None in facts.roles:
                 assert user.staff_role == facts.roles[None]
@@ -395,9 +450,9 @@ def test_walk(services, seat_client, person, account, capability):  # type: igno
     assert decided.json() == expected.as_dict()
 
 
-@pytest.mark.parametrize("person, account", [
-    pytest.param(p, a, id=f"{p}-{SHORT[a]}") for p, a in SEATS
-])
+@pytest.mark.parametrize(
+    "person, account", [pytest.param(p, a, id=f"{p}-{SHORT[a]}") for p, a in SEATS]
+)
 def test_me_lists_what_the_walk_allows(seat_client, person, account):  # type: ignore[no-untyped-def]
     me = seat_client(person, account).get("/me")
     assert me.status_code == 200, me.text
@@ -410,15 +465,20 @@ def test_me_lists_what_the_walk_allows(seat_client, person, account):  # type: i
 # --- anonymous ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method, path", [
-    pytest.param(method, path, id=f"{method} {path}") for method, path in _endpoints()
-    if (method, path) not in PUBLIC_ROUTES
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        pytest.param(method, path, id=f"{method} {path}")
+        for method, path in _endpoints()
+        if (method, path) not in PUBLIC_ROUTES
+    ],
+)
 def test_anonymous_is_refused_every_non_public_endpoint(anonymous, method, path):
     concrete = re.sub(r"\{(\w+)\}", lambda m_: SAMPLE_PATH_VALUES[m_.group(1)], path)
     body = None if method in ("GET", "DELETE") else {}
-    response = anonymous.request(method, concrete, json=body,
-                                 headers={"Idempotency-Key": f"{KEY_PREFIX}anonymous"})
+    response = anonymous.request(
+        method, concrete, json=body, headers={"Idempotency-Key": f"{KEY_PREFIX}anonymous"}
+    )
     assert response.status_code == 401, response.text
     assert response.json()["error"]["code"] == "unauthorized"
 
@@ -450,13 +510,28 @@ def test_anonymous_cannot_ask_for_decisions(anonymous, capability):
 
 
 def _minted(services, email: str, account: str) -> Dict[str, str]:  # type: ignore[no-untyped-def]
-    token = tokens.mint_token(TEST_TOKEN_SECRET, user_id=services.user_id(email),
-                              account_id=services.account_id(account), channel="test")
+    token = tokens.mint_token(
+        TEST_TOKEN_SECRET,
+        user_id=services.user_id(email),
+        account_id=services.account_id(account),
+        channel="test",
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.mark.parametrize("path", ["/me", "/account", "/orders", "/invoices", "/devices",
-                                  "/service-requests", "/documents", "/me/decisions/account_info"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/me",
+        "/account",
+        "/orders",
+        "/invoices",
+        "/devices",
+        "/service-requests",
+        "/documents",
+        "/me/decisions/account_info",
+    ],
+)
 def test_eve_cannot_name_initech(services, path):  # type: ignore[no-untyped-def]
     headers = _minted(services, PEOPLE["eve"].email, INITECH)
     with services.client() as client:
@@ -475,25 +550,35 @@ def test_eve_cannot_switch_to_initech(seat_client):  # type: ignore[no-untyped-d
 
 
 @pytest.mark.parametrize("account", [ACME, GLOBEX], ids=["Acme", "Globex"])
-@pytest.mark.parametrize("path", ["/orders/300000001", "/invoices/INV-30000001",
-                                  "/devices/DE5T9W1", "/service-requests/3000000001"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/orders/300000001",
+        "/invoices/INV-30000001",
+        "/devices/DE5T9W1",
+        "/service-requests/3000000001",
+    ],
+)
 def test_eve_sees_initech_objects_as_not_found(seat_client, account, path):  # type: ignore[no-untyped-def]
     response = seat_client("eve", account).get(path)
     assert response.status_code == 404, response.text
     assert response.json()["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize("person, account", [
-    pytest.param("sara", GLOBEX, id="sara-Globex"),
-    pytest.param("ana", INITECH, id="ana-Initech"),
-    pytest.param("lena", ACME, id="lena-Acme"),
-    pytest.param("hannah", ACME, id="hannah-Acme"),
-    pytest.param("diego", INITECH, id="diego-Initech"),
-    pytest.param("diego", HOME, id="diego-HannahHome"),
-    pytest.param("eve", INITECH, id="eve-Initech"),
-    pytest.param("eve", HOME, id="eve-HannahHome"),
-    pytest.param("sam", ACME, id="sam-Acme"),
-])
+@pytest.mark.parametrize(
+    "person, account",
+    [
+        pytest.param("sara", GLOBEX, id="sara-Globex"),
+        pytest.param("ana", INITECH, id="ana-Initech"),
+        pytest.param("lena", ACME, id="lena-Acme"),
+        pytest.param("hannah", ACME, id="hannah-Acme"),
+        pytest.param("diego", INITECH, id="diego-Initech"),
+        pytest.param("diego", HOME, id="diego-HannahHome"),
+        pytest.param("eve", INITECH, id="eve-Initech"),
+        pytest.param("eve", HOME, id="eve-HannahHome"),
+        pytest.param("sam", ACME, id="sam-Acme"),
+    ],
+)
 def test_token_for_an_account_the_user_is_not_in_is_refused(services, person, account):  # type: ignore[no-untyped-def]
     headers = _minted(services, PEOPLE[person].email, account)
     with services.client() as client:
@@ -507,8 +592,12 @@ def test_token_for_an_account_the_user_is_not_in_is_refused(services, person, ac
 
 
 def test_signed_in_customer_without_an_account_is_not_told_to_sign_in(services):  # type: ignore[no-untyped-def]
-    token = tokens.mint_token(TEST_TOKEN_SECRET, user_id=services.user_id(PEOPLE["ana"].email),
-                              account_id=None, channel="test")
+    token = tokens.mint_token(
+        TEST_TOKEN_SECRET,
+        user_id=services.user_id(PEOPLE["ana"].email),
+        account_id=None,
+        channel="test",
+    )
     with services.client() as client:
         response = client.get("/orders", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code in (401, 403), response.text
@@ -517,8 +606,12 @@ def test_signed_in_customer_without_an_account_is_not_told_to_sign_in(services):
 
 
 def test_token_for_a_nonexistent_account_is_refused(services):  # type: ignore[no-untyped-def]
-    token = tokens.mint_token(TEST_TOKEN_SECRET, user_id=services.user_id(PEOPLE["ana"].email),
-                              account_id=2_000_000_000, channel="test")
+    token = tokens.mint_token(
+        TEST_TOKEN_SECRET,
+        user_id=services.user_id(PEOPLE["ana"].email),
+        account_id=2_000_000_000,
+        channel="test",
+    )
     with services.client() as client:
         response = client.get("/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401, response.text

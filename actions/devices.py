@@ -1,0 +1,127 @@
+"""The account's devices with their warranty, and the warranty of one device by service tag."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List
+
+from actions import i18n
+from actions.base import AccountAction, Turn
+from bot.services import schemas
+
+# Plan names are product names; only "Basic" is translated.
+_PLAN_NAMES = {
+    "en": {"basic": "Basic", "prosupport": "ProSupport", "prosupport_plus": "ProSupport Plus"},
+    "es": {"basic": "Básico", "prosupport": "ProSupport", "prosupport_plus": "ProSupport Plus"},
+}
+_DAYS = {
+    "en": {
+        "left_one": "1 day left",
+        "left": "{n} days left",
+        "today": "ends today",
+        "ago_one": "1 day ago",
+        "ago": "{n} days ago",
+    },
+    "es": {
+        "left_one": "queda 1 día",
+        "left": "quedan {n} días",
+        "today": "termina hoy",
+        "ago_one": "hace 1 día",
+        "ago": "hace {n} días",
+    },
+}
+# The shapes users type a service tag in: 7XK2M93, 7xk2m93, 7XK-2M93, 7XK 2M93.
+# Same as the NLU regexes (data/nlu/*/lookups.yml): a plain 7-letter word is not a tag.
+TAG_IN_TEXT = re.compile(
+    r"\b(?=[A-Za-z0-9]{0,6}[0-9])(?=[A-Za-z0-9]{0,6}[A-Za-z])[A-Za-z0-9]{7}\b"
+    r"|\b(?=[A-Za-z0-9]{0,2}[0-9])(?=[A-Za-z0-9]{0,2}[A-Za-z])[A-Za-z0-9]{3}[- ]"
+    r"(?=[A-Za-z0-9]{0,3}[0-9])(?=[A-Za-z0-9]{0,3}[A-Za-z])[A-Za-z0-9]{4}\b"
+)
+
+
+def plan_name(code: str, language: str) -> str:
+    return _PLAN_NAMES.get(language, _PLAN_NAMES["en"]).get(code, code)
+
+
+def days_left(days: int, language: str) -> str:
+    """'25 days left' for a future end, '70 days ago' for a past one, in the person's language."""
+    words = _DAYS.get(language, _DAYS["en"])
+    if days == 0:
+        return words["today"]
+    if days > 0:
+        return words["left_one"] if days == 1 else words["left"].format(n=days)
+    return words["ago_one"] if days == -1 else words["ago"].format(n=-days)
+
+
+def service_tags_in(value: Any) -> List[str]:
+    """Normalised service tags in an entity value, a list of them, or free text; in order."""
+    texts = value if isinstance(value, list) else [value]
+    tags: List[str] = []
+    for text in texts:
+        if not isinstance(text, str):
+            continue
+        whole = schemas.normalize_service_tag(text)
+        if re.match(schemas.SERVICE_TAG, whole):
+            tags.append(whole)
+        else:
+            tags.extend(schemas.normalize_service_tag(t) for t in TAG_IN_TEXT.findall(text))
+    return list(dict.fromkeys(tags))
+
+
+def device_line(turn: Turn, device: schemas.DeviceOut) -> str:
+    return (
+        f"• {device.service_tag} · {device.product} · "
+        f"{plan_name(device.warranty_plan, turn.language)} · "
+        f"{i18n.status(device.warranty_status, turn.language)} · "
+        f"{turn.day(device.warranty_end)} ({days_left(device.days_left, turn.language)})"
+    )
+
+
+class ActionListDevices(AccountAction):
+    capability = "list_devices"
+
+    def name(self) -> str:
+        return "action_list_devices"
+
+    async def act(self, turn: Turn) -> None:
+        devices = await turn.session.devices()
+        if not devices:
+            turn.say("utter_no_devices", account=turn.account.name)
+            return
+        turn.say(
+            "utter_devices",
+            account=turn.account.name,
+            count=len(devices),
+            devices="\n".join(device_line(turn, d) for d in devices),
+        )
+
+
+class ActionCheckWarranty(AccountAction):
+    """Warranty of the device whose tag was given (any case, spaces or dashes)."""
+
+    capability = "check_warranty"
+
+    def name(self) -> str:
+        return "action_check_warranty"
+
+    async def act(self, turn: Turn) -> None:
+        given = list(turn.tracker.get_latest_entity_values("service_tag"))
+        if not given:
+            turn.say("utter_ask_warranty_service_tag")
+            return
+        tags = service_tags_in(given[0])
+        if not tags:
+            turn.say("utter_invalid_service_tag", tag=given[0])
+            return
+        device = await turn.session.device(tags[0])
+        values: Dict[str, Any] = {
+            "tag": device.service_tag,
+            "product": device.product,
+            "plan": plan_name(device.warranty_plan, turn.language),
+            "end": turn.day(device.warranty_end),
+            "days": days_left(device.days_left, turn.language),
+        }
+        if device.warranty_status == "active":
+            turn.say("utter_warranty_active", **values)
+        else:
+            turn.say("utter_warranty_expired", **values)

@@ -1,0 +1,131 @@
+"""Devices, warranties and subscriptions against the real services."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.devices import ActionCheckWarranty, ActionListDevices, days_left, service_tags_in
+from actions.subscriptions import ActionListSubscriptions
+
+BEN = "ben.buyer@acme.example"
+DIEGO = "diego.admin@globex.example"
+
+
+def entity(name, value):
+    return {"entity": name, "value": value, "start": 0, "end": len(value)}
+
+
+@pytest.mark.parametrize(
+    ("value", "tags"),
+    [
+        ("7XK2M93", ["7XK2M93"]),
+        ("7xk-2m93", ["7XK2M93"]),
+        ("7XK 2M93", ["7XK2M93"]),
+        (["9qw4t72", "3FJ-8K21", "9QW4T72"], ["9QW4T72", "3FJ8K21"]),
+        ("renew 9qw4t72 and 3FJ 8K21 please", ["9QW4T72", "3FJ8K21"]),
+        ("the big server", []),
+        ("Latitude", []),
+        (None, []),
+    ],
+)
+def test_service_tags_are_found_in_any_case_with_spaces_or_dashes(value, tags):
+    assert service_tags_in(value) == tags
+
+
+@pytest.mark.parametrize(
+    ("days", "language", "text"),
+    [
+        (25, "en", "25 days left"),
+        (1, "en", "1 day left"),
+        (0, "en", "ends today"),
+        (-70, "en", "70 days ago"),
+        (25, "es", "quedan 25 días"),
+        (-1, "es", "hace 1 día"),
+    ],
+)
+def test_days_left_reads_naturally(days, language, text):
+    assert days_left(days, language) == text
+
+
+async def test_devices_are_listed_with_their_warranty(services, run):
+    outcome = await run(ActionListDevices(), services.token(BEN))
+    assert outcome.responses == ["utter_devices"]
+    values = outcome.values("utter_devices")
+    assert values["count"] == 5
+    lines = values["devices"].splitlines()
+    assert any(line.startswith("• H2L9P05") and "expired" in line for line in lines)
+    assert any(line.startswith("• 7XK2M93") and "active" in line for line in lines)
+
+
+async def test_devices_in_spanish(services, run):
+    outcome = await run(
+        ActionListDevices(), services.token(DIEGO, "Globex México"), slots={"language": "es"}
+    )
+    devices = outcome.values("utter_devices")["devices"]
+    assert "MX1Z5Q3" in devices and "vencida" in devices and "hace" in devices
+
+
+@pytest.mark.parametrize("typed", ["7xk-2m93", "7XK 2M93", "7xk2m93"])
+async def test_warranty_by_tag_in_any_shape(services, run, typed):
+    outcome = await run(
+        ActionCheckWarranty(), services.token(BEN), entities=[entity("service_tag", typed)]
+    )
+    assert outcome.responses == ["utter_warranty_active"]
+    values = outcome.values("utter_warranty_active")
+    assert values["tag"] == "7XK2M93"
+    assert values["plan"] == "ProSupport Plus"
+    assert values["days"].endswith("days left")
+
+
+async def test_expired_warranty_says_when_it_ended(services, run):
+    outcome = await run(
+        ActionCheckWarranty(), services.token(BEN), entities=[entity("service_tag", "H2L9P05")]
+    )
+    assert outcome.responses == ["utter_warranty_expired"]
+    assert outcome.values("utter_warranty_expired")["days"] == "70 days ago"
+
+
+async def test_warranty_without_a_tag_asks_for_it(services, run):
+    outcome = await run(ActionCheckWarranty(), services.token(BEN))
+    assert outcome.responses == ["utter_ask_warranty_service_tag"]
+
+
+async def test_warranty_of_a_malformed_tag_says_what_a_tag_looks_like(services, run):
+    outcome = await run(
+        ActionCheckWarranty(), services.token(BEN), entities=[entity("service_tag", "7XK2M9")]
+    )
+    assert outcome.responses == ["utter_invalid_service_tag"]
+
+
+async def test_warranty_of_another_accounts_device_is_not_found_and_audited(
+    services, run, audit_rows
+):
+    lena = "lena.buyer@initech.example"
+    before = len(audit_rows(action="probe:check_warranty", email=lena))
+    foreign = await run(
+        ActionCheckWarranty(), services.token(lena), entities=[entity("service_tag", "7xk2m93")]
+    )
+    missing = await run(
+        ActionCheckWarranty(), services.token(lena), entities=[entity("service_tag", "ZZ9ZZ99")]
+    )
+    assert foreign.responses == missing.responses == ["utter_not_found"]
+    assert foreign.values("utter_not_found")["what"] == "service tag"
+    assert len(audit_rows(action="probe:check_warranty", email=lena)) == before + 1
+
+
+async def test_subscriptions_are_listed_in_the_us(services, run):
+    outcome = await run(ActionListSubscriptions(), services.token(BEN))
+    assert outcome.responses == ["utter_subscriptions"]
+    values = outcome.values("utter_subscriptions")
+    assert values["count"] == 3
+    assert "Microsoft 365 Business Premium · 120 · active" in values["subscriptions"]
+
+
+async def test_subscriptions_are_not_offered_in_mexico(services, run):
+    outcome = await run(
+        ActionListSubscriptions(),
+        services.token(DIEGO, "Globex México"),
+        slots={"language": "es"},
+    )
+    assert outcome.responses == ["utter_denied_country"]
+    assert outcome.values("utter_denied_country")["country"] == "México"

@@ -1,0 +1,368 @@
+"""Support actions against the real services: account team, documents, history, requests."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import httpx
+import yaml
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from actions import reports, support, users
+from actions.changes import ActionConfirmChange
+from actions.support import (
+    AccountFormValidation,
+    ActionLeaveOpenServiceRequestForm,
+    ActionListDocuments,
+    ActionOpenServiceRequest,
+    ActionServiceRequestStatus,
+    ActionShowAccountTeam,
+    ActionSupportHistory,
+    ValidateOpenServiceRequestForm,
+)
+from bot import language
+from bot.services import models as m
+
+ROOT = Path(__file__).resolve().parents[2]
+BEN = "ben.buyer@acme.example"
+FORM = "open_service_request_form"
+
+
+def entity(name: str, value: str) -> Dict[str, Any]:
+    return {"entity": name, "value": value, "start": 0, "end": len(value)}
+
+
+@dataclass
+class Checked:
+    """What a form validation run said and set."""
+
+    messages: List[Dict[str, Any]]
+    events: List[Dict[str, Any]]
+
+    @property
+    def responses(self) -> List[str]:
+        return [m.get("response") for m in self.messages]
+
+    def values(self, response: str) -> Dict[str, Any]:
+        return next(m for m in self.messages if m.get("response") == response)
+
+    def slot(self, name: str) -> Any:
+        sets = [e for e in self.events if e.get("event") == "slot" and e.get("name") == name]
+        return sets[-1]["value"] if sets else "<unset>"
+
+
+async def check_form(
+    action: Action,
+    token: str,
+    form: str,
+    candidates: Dict[str, Any],
+    *,
+    slots: Optional[Dict[str, Any]] = None,
+    text: str = "",
+    language: str = "en",
+) -> Checked:
+    """Run `validate_<form>` as Rasa does: the new slot candidates follow the form's action."""
+    metadata = {"token": token, "channel": "portal"}
+    latest = {"text": text, "intent": {"name": "", "confidence": 1.0}, "entities": []}
+    events = [
+        {"event": "user", "text": text, "parse_data": latest, "metadata": metadata},
+        {"event": "action", "name": form},
+        *({"event": "slot", "name": k, "value": v} for k, v in candidates.items()),
+    ]
+    tracker = Tracker(
+        sender_id="test-form",
+        slots={"language": language, **(slots or {}), **candidates},
+        latest_message={**latest, "metadata": metadata},
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={"name": form},
+        latest_action_name=form,
+    )
+    dispatcher = CollectingDispatcher()
+    returned = await action.run(dispatcher, tracker, {})
+    return Checked(dispatcher.messages, [dict(e) for e in returned])
+
+
+def requests_described(services, description: str) -> int:
+    with Session(services.engine) as session:
+        return session.scalar(
+            select(func.count()).select_from(m.ServiceRequest).filter_by(description=description)
+        )
+
+
+# --- reads -------------------------------------------------------------------------------
+
+
+async def test_account_team_lists_the_accounts_contacts(services, run):
+    outcome = await run(ActionShowAccountTeam(), services.token(BEN))
+    assert outcome.responses == ["utter_account_team"]
+    team = outcome.values("utter_account_team")["team"]
+    assert "Maya Chen" in team and "eve.rep@vendor.example" in team
+
+
+async def test_documents_come_with_working_pdf_links(services, run):
+    outcome = await run(ActionListDocuments(), services.token("ana.admin@acme.example"))
+    assert outcome.responses == ["utter_documents"]
+    values = outcome.values("utter_documents")
+    assert values["count"] == 3 and values["minutes"] >= 1
+    links = [w for w in values["documents"].split() if "/downloads/" in w]
+    assert len(links) == 3
+    download = httpx.get(links[0], timeout=10)
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("application/pdf")
+
+
+async def test_a_home_account_has_no_documents_offer(services, run):
+    outcome = await run(ActionListDocuments(), services.token("hannah@home.example"))
+    assert outcome.responses == ["utter_denied_account_type"]
+    assert outcome.values("utter_denied_account_type")["account_type"] == "Home"
+
+
+async def test_support_history_separates_open_and_closed_requests(services, run):
+    outcome = await run(ActionSupportHistory(), services.token(BEN))
+    values = outcome.values("utter_support_history")
+    assert "1000000001" in values["open"] and "1000000002" in values["open"]
+    assert "1000000003" in values["closed"] and "1000000003" not in values["open"]
+    assert "in progress" in values["open"]
+
+
+async def test_support_history_of_one_device(services, run):
+    outcome = await run(
+        ActionSupportHistory(), services.token(BEN), entities=[entity("service_tag", "3fj8k21")]
+    )
+    values = outcome.values("utter_support_history")
+    assert "1000000001" in values["open"] and values["closed"] == "—"
+    assert "1000000002" not in values["open"]
+
+
+async def test_support_history_in_spanish_for_diego(services, run):
+    outcome = await run(
+        ActionSupportHistory(),
+        services.token("diego.admin@globex.example"),
+        slots={"language": "es"},
+    )
+    values = outcome.values("utter_support_history")
+    assert values["account"] == "Globex México"
+    assert "abierta" in values["open"] and "cerrada" in values["closed"]
+
+
+async def test_request_status_asks_for_the_number_when_missing(services, run):
+    outcome = await run(ActionServiceRequestStatus(), services.token(BEN))
+    assert outcome.responses == ["utter_ask_service_request_number"]
+
+
+async def test_request_status_reports_the_request(services, run):
+    outcome = await run(
+        ActionServiceRequestStatus(),
+        services.token(BEN),
+        entities=[entity("service_request_number", "1000000002")],
+    )
+    values = outcome.values("utter_service_request_status")
+    assert values["status"] == "in progress" and values["service_tag"] == "9QW4T72"
+
+
+async def test_another_accounts_request_is_not_found_and_audited(services, run, audit_rows):
+    before = len(audit_rows(action="probe:service_request_status"))
+    outcome = await run(
+        ActionServiceRequestStatus(),
+        services.token("lena.buyer@initech.example"),
+        entities=[entity("service_request_number", "1000000001")],
+    )
+    assert outcome.responses == ["utter_not_found"]
+    assert len(audit_rows(action="probe:service_request_status")) == before + 1
+
+
+# --- the form ----------------------------------------------------------------------------
+
+
+async def test_the_service_tag_is_checked_through_the_services(services, run):
+    checked = await check_form(
+        ValidateOpenServiceRequestForm(),
+        services.token(BEN),
+        FORM,
+        {"service_request_tag": "7xk2m93"},
+    )
+    assert checked.responses == []
+    assert checked.slot("service_request_tag") == "7XK2M93"
+    assert checked.slot("requested_slot") == "service_request_description"
+
+
+async def test_another_accounts_service_tag_is_not_found_and_audited(services, run, audit_rows):
+    before = len(audit_rows(action="probe:check_warranty", target="service tag MX4R8T2"))
+    checked = await check_form(
+        ValidateOpenServiceRequestForm(),
+        services.token(BEN),
+        FORM,
+        {"service_request_tag": "MX4R8T2"},
+    )
+    assert checked.responses == ["utter_not_found"]
+    assert checked.values("utter_not_found")["id"] == "MX4R8T2"
+    assert checked.slot("service_request_tag") is None
+    assert checked.slot("requested_slot") == "service_request_tag"
+    after = audit_rows(action="probe:check_warranty", target="service tag MX4R8T2")
+    assert len(after) == before + 1
+
+
+async def test_a_malformed_tag_and_a_one_word_description_are_asked_again(services, run):
+    checked = await check_form(
+        ValidateOpenServiceRequestForm(),
+        services.token(BEN),
+        FORM,
+        {"service_request_tag": "laptop", "service_request_description": "broken"},
+    )
+    assert checked.responses == ["utter_invalid_service_request_tag", "utter_description_length"]
+    assert checked.slot("service_request_tag") is None
+    assert checked.slot("service_request_description") is None
+    assert checked.slot("requested_slot") == "service_request_tag"
+
+
+async def test_opening_a_request_confirmed_twice_opens_one(services, run):
+    token = services.token(BEN)
+    description = f"Fan is loud under load ({uuid.uuid4().hex[:8]})"
+    checked = await check_form(
+        ValidateOpenServiceRequestForm(),
+        token,
+        FORM,
+        {"service_request_description": f"  {description} "},
+        slots={"service_request_tag": "3FJ8K21"},
+    )
+    assert checked.slot("service_request_description") == description
+    assert checked.slot("requested_slot") is None
+
+    proposed = await run(
+        ActionOpenServiceRequest(),
+        token,
+        slots={"service_request_tag": "3FJ8K21", "service_request_description": description},
+    )
+    assert proposed.responses == ["utter_service_request_summary", "utter_confirm_buttons"]
+    assert proposed.values("utter_service_request_summary")["product"] == "OptiPlex 7010 desktop"
+    assert proposed.slot("service_request_tag") is None
+    pending = proposed.slot("pending_change")
+    assert pending["kind"] == "open_service_request"
+
+    done = await run(ActionConfirmChange(), token, slots={"pending_change": pending})
+    assert done.responses == ["utter_service_request_opened"]
+    number = done.values("utter_service_request_opened")["number"]
+    assert len(number) == 10 and number.isdigit()
+    again = await run(ActionConfirmChange(), token, slots={"pending_change": pending})
+    assert again.values("utter_service_request_opened")["number"] == number
+    assert requests_described(services, description) == 1
+    status = await run(
+        ActionServiceRequestStatus(), token, entities=[entity("service_request_number", number)]
+    )
+    assert status.values("utter_service_request_status")["status"] == "open"
+
+
+async def test_the_account_team_is_refused_before_any_question(services, run):
+    token = services.token("eve.rep@vendor.example")
+    checked = await check_form(
+        ValidateOpenServiceRequestForm(), token, FORM, {"service_request_tag": "7XK2M93"}
+    )
+    assert checked.responses == ["utter_denied_role"]
+    assert checked.slot("requested_slot") is None
+    assert checked.slot("service_request_tag") is None
+    # The form then ends empty; its submission says nothing more.
+    submitted = await run(ActionOpenServiceRequest(), token)
+    assert submitted.responses == []
+
+
+async def test_cancel_inside_the_form_forgets_its_answers(run):
+    outcome = await run(
+        ActionLeaveOpenServiceRequestForm(), None, slots={"service_request_tag": "7XK2M93"}
+    )
+    assert outcome.responses == ["utter_change_cancelled"]
+    assert outcome.slot("service_request_tag") is None
+    assert outcome.slot("service_request_description") is None
+
+
+async def test_opening_a_request_in_spanish_for_diego(services, run):
+    token = services.token("diego.admin@globex.example")
+    checked = await check_form(
+        ValidateOpenServiceRequestForm(),
+        token,
+        FORM,
+        {"service_request_tag": "mx7p2k9", "service_request_description": "no enciende"},
+        language="es",
+    )
+    assert checked.responses == ["utter_description_length"]
+    assert checked.slot("service_request_tag") == "MX7P2K9"
+    proposed = await run(
+        ActionOpenServiceRequest(),
+        token,
+        slots={
+            "language": "es",
+            "service_request_tag": "MX7P2K9",
+            "service_request_description": "No enciende después de actualizar el BIOS",
+        },
+    )
+    assert proposed.responses == ["utter_service_request_summary", "utter_confirm_buttons"]
+    assert proposed.slot("pending_change")["params"]["service_tag"] == "MX7P2K9"
+
+
+async def test_request_status_in_spanish_for_diego(services, run):
+    outcome = await run(
+        ActionServiceRequestStatus(),
+        services.token("diego.admin@globex.example"),
+        entities=[entity("service_request_number", "2000000001")],
+        slots={"language": "es"},
+    )
+    values = outcome.values("utter_service_request_status")
+    with Session(services.engine) as session:
+        opened = session.scalar(select(m.ServiceRequest.opened_at).filter_by(number="2000000001"))
+    assert values["status"] == "abierta"
+    assert values["opened"] == language.day(opened.date(), "es")
+
+
+async def test_without_signing_in_the_form_stops_at_once(run):
+    checked = await check_form(
+        ValidateOpenServiceRequestForm(), None, FORM, {"service_request_tag": "7XK2M93"}
+    )
+    assert checked.responses == ["utter_sign_in_required"]
+    assert checked.slot("requested_slot") is None and checked.slot("service_request_tag") is None
+    assert (await run(ActionOpenServiceRequest(), None)).responses == []
+
+
+async def test_after_a_question_the_form_only_names_the_next_slot(services, run):
+    # Rasa lets a question interrupt a form only if its validation sets no answer slots.
+    checked = await check_form(
+        ValidateOpenServiceRequestForm(),
+        services.token(BEN),
+        FORM,
+        {},
+        slots={"service_request_tag": "7XK2M93"},
+    )
+    assert checked.responses == []
+    assert checked.events == [
+        {
+            "event": "slot",
+            "timestamp": None,
+            "name": "requested_slot",
+            "value": "service_request_description",
+        }
+    ]
+
+
+def test_the_domain_names_what_the_actions_implement():
+    """Every action of these areas' domain files exists; each form's validation checks its slots."""
+    implemented = {}
+    for module in (support, reports, users):
+        for value in vars(module).values():
+            if isinstance(value, type) and value.__module__ == module.__name__:
+                try:
+                    implemented[value().name()] = value
+                except TypeError:  # abstract helpers
+                    continue
+    for area in ("support", "reports", "users"):
+        domain = yaml.safe_load((ROOT / "domain" / f"{area}.yml").read_text(encoding="utf-8"))
+        assert set(domain["actions"]) <= set(implemented), area
+        for form, spec in domain["forms"].items():
+            validation = implemented[f"validate_{form}"]
+            assert issubclass(validation, AccountFormValidation)
+            assert list(validation.form_slots) == spec["required_slots"], form
