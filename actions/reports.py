@@ -18,7 +18,7 @@ from rasa_sdk.events import SlotSet
 
 from actions.base import AccountAction, Turn
 from actions.changes import propose, register
-from actions.support import (
+from actions.forms import (
     AccountFormValidation,
     FormSubmission,
     LeaveForm,

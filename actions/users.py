@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from actions import i18n
 from actions.base import AccountAction, Turn
 from actions.changes import propose, register
-from actions.support import AccountFormValidation, FormSubmission, LeaveForm, plain_text
+from actions.forms import AccountFormValidation, FormSubmission, LeaveForm, plain_text
 from bot.services import schemas
 
 USER_SLOTS: Tuple[str, ...] = ("user_email", "user_role")

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
 
 import httpx
 import pytest
-from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -27,6 +23,7 @@ from actions.reports import (
 )
 from bot import language
 from bot.services import models as m
+from tests.actions.harness import check_form
 
 FORM = "generate_report_form"
 TODAY = dt.date(2025, 5, 20)
@@ -113,57 +110,6 @@ def test_report_types_as_people_say_them(said, report_type):
 # --- against the services ----------------------------------------------------------------
 
 
-@dataclass
-class Checked:
-    """What a form validation run said and set."""
-
-    messages: List[Dict[str, Any]]
-    events: List[Dict[str, Any]]
-
-    @property
-    def responses(self) -> List[str]:
-        return [m.get("response") for m in self.messages]
-
-    def values(self, response: str) -> Dict[str, Any]:
-        return next(m for m in self.messages if m.get("response") == response)
-
-    def slot(self, name: str) -> Any:
-        sets = [e for e in self.events if e.get("event") == "slot" and e.get("name") == name]
-        return sets[-1]["value"] if sets else "<unset>"
-
-
-async def check_form(
-    action: Action,
-    token: str,
-    candidates: Dict[str, Any],
-    *,
-    text: str = "",
-    slots: Optional[Dict[str, Any]] = None,
-    language: str = "en",
-) -> Checked:
-    """Run `validate_generate_report_form` as Rasa does: candidates follow the form's action."""
-    metadata = {"token": token, "channel": "portal"}
-    latest = {"text": text, "intent": {"name": "generate_report", "confidence": 1.0}}
-    events = [
-        {"event": "user", "text": text, "parse_data": latest, "metadata": metadata},
-        {"event": "action", "name": FORM},
-        *({"event": "slot", "name": k, "value": v} for k, v in candidates.items()),
-    ]
-    tracker = Tracker(
-        sender_id="test-form",
-        slots={"language": language, **(slots or {}), **candidates},
-        latest_message={**latest, "entities": [], "metadata": metadata},
-        events=events,
-        paused=False,
-        followup_action=None,
-        active_loop={"name": FORM},
-        latest_action_name=FORM,
-    )
-    dispatcher = CollectingDispatcher()
-    returned = await action.run(dispatcher, tracker, {})
-    return Checked(dispatcher.messages, [dict(e) for e in returned])
-
-
 def reports_of(services, email: str) -> int:
     with Session(services.engine) as session:
         return session.scalar(
@@ -186,7 +132,7 @@ async def test_without_reporting_access_ben_is_told_who_can_grant_it(services, r
 
 async def test_ben_asking_for_a_report_is_refused_and_the_form_stops(services, run):
     token = services.token("ben.buyer@acme.example")
-    checked = await check_form(
+    checked = await report_form(
         ValidateGenerateReportForm(), token, {"report_type": "spend"}, text="spend this year"
     )
     assert checked.responses == ["utter_denied_user_flag"]
@@ -197,7 +143,7 @@ async def test_ben_asking_for_a_report_is_refused_and_the_form_stops(services, r
 
 
 async def test_the_form_takes_the_type_and_a_period_said_on_the_way(services, run):
-    checked = await check_form(
+    checked = await report_form(
         ValidateGenerateReportForm(),
         services.token("ana.admin@acme.example"),
         {"report_type": "Spend"},
@@ -212,7 +158,7 @@ async def test_the_form_takes_the_type_and_a_period_said_on_the_way(services, ru
 
 
 async def test_an_unknown_report_or_too_long_period_is_asked_again(services, run):
-    checked = await check_form(
+    checked = await report_form(
         ValidateGenerateReportForm(),
         services.token("ana.admin@acme.example"),
         {"report_type": "weather"},
@@ -318,3 +264,8 @@ async def test_cancel_inside_the_form_forgets_the_report(run):
     )
     assert outcome.responses == ["utter_change_cancelled"]
     assert outcome.slot("report_type") is None and outcome.slot("report_period") is None
+
+
+async def report_form(action, token, candidates, **kwargs):
+    """The generate-report form, validated as Rasa runs it."""
+    return await check_form(action, token, FORM, candidates, intent="generate_report", **kwargs)

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict
 
 import httpx
 import yaml
-from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from actions import reports, support, users
 from actions.changes import ActionConfirmChange
+from actions.forms import AccountFormValidation
 from actions.support import (
-    AccountFormValidation,
     ActionLeaveOpenServiceRequestForm,
     ActionListDocuments,
     ActionOpenServiceRequest,
@@ -28,6 +25,7 @@ from actions.support import (
 )
 from bot import language
 from bot.services import models as m
+from tests.actions.harness import check_form
 
 ROOT = Path(__file__).resolve().parents[2]
 BEN = "ben.buyer@acme.example"
@@ -36,58 +34,6 @@ FORM = "open_service_request_form"
 
 def entity(name: str, value: str) -> Dict[str, Any]:
     return {"entity": name, "value": value, "start": 0, "end": len(value)}
-
-
-@dataclass
-class Checked:
-    """What a form validation run said and set."""
-
-    messages: List[Dict[str, Any]]
-    events: List[Dict[str, Any]]
-
-    @property
-    def responses(self) -> List[str]:
-        return [m.get("response") for m in self.messages]
-
-    def values(self, response: str) -> Dict[str, Any]:
-        return next(m for m in self.messages if m.get("response") == response)
-
-    def slot(self, name: str) -> Any:
-        sets = [e for e in self.events if e.get("event") == "slot" and e.get("name") == name]
-        return sets[-1]["value"] if sets else "<unset>"
-
-
-async def check_form(
-    action: Action,
-    token: str,
-    form: str,
-    candidates: Dict[str, Any],
-    *,
-    slots: Optional[Dict[str, Any]] = None,
-    text: str = "",
-    language: str = "en",
-) -> Checked:
-    """Run `validate_<form>` as Rasa does: the new slot candidates follow the form's action."""
-    metadata = {"token": token, "channel": "portal"}
-    latest = {"text": text, "intent": {"name": "", "confidence": 1.0}, "entities": []}
-    events = [
-        {"event": "user", "text": text, "parse_data": latest, "metadata": metadata},
-        {"event": "action", "name": form},
-        *({"event": "slot", "name": k, "value": v} for k, v in candidates.items()),
-    ]
-    tracker = Tracker(
-        sender_id="test-form",
-        slots={"language": language, **(slots or {}), **candidates},
-        latest_message={**latest, "metadata": metadata},
-        events=events,
-        paused=False,
-        followup_action=None,
-        active_loop={"name": form},
-        latest_action_name=form,
-    )
-    dispatcher = CollectingDispatcher()
-    returned = await action.run(dispatcher, tracker, {})
-    return Checked(dispatcher.messages, [dict(e) for e in returned])
 
 
 def requests_described(services, description: str) -> int:

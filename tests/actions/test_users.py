@@ -7,12 +7,9 @@ to freshly invited users with unique emails.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import pytest
-from rasa_sdk import Action, Tracker
-from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -31,6 +28,7 @@ from actions.users import (
     normalize_role,
 )
 from bot.services import models as m
+from tests.actions.harness import check_form
 
 ANA = "ana.admin@acme.example"
 
@@ -41,57 +39,6 @@ def entity(name: str, value: str) -> Dict[str, Any]:
 
 def fresh_email() -> str:
     return f"new.user-{uuid.uuid4().hex[:10]}@acme.example"
-
-
-@dataclass
-class Checked:
-    """What a form validation run said and set."""
-
-    messages: List[Dict[str, Any]]
-    events: List[Dict[str, Any]]
-
-    @property
-    def responses(self) -> List[str]:
-        return [m.get("response") for m in self.messages]
-
-    def values(self, response: str) -> Dict[str, Any]:
-        return next(m for m in self.messages if m.get("response") == response)
-
-    def slot(self, name: str) -> Any:
-        sets = [e for e in self.events if e.get("event") == "slot" and e.get("name") == name]
-        return sets[-1]["value"] if sets else "<unset>"
-
-
-async def check_form(
-    action: Action,
-    token: str,
-    form: str,
-    candidates: Dict[str, Any],
-    *,
-    slots: Optional[Dict[str, Any]] = None,
-    language: str = "en",
-) -> Checked:
-    """Run `validate_<form>` as Rasa does: the new slot candidates follow the form's action."""
-    metadata = {"token": token, "channel": "portal"}
-    latest = {"text": "", "intent": {"name": "", "confidence": 1.0}, "entities": []}
-    events = [
-        {"event": "user", "text": "", "parse_data": latest, "metadata": metadata},
-        {"event": "action", "name": form},
-        *({"event": "slot", "name": k, "value": v} for k, v in candidates.items()),
-    ]
-    tracker = Tracker(
-        sender_id="test-form",
-        slots={"language": language, **(slots or {}), **candidates},
-        latest_message={**latest, "metadata": metadata},
-        events=events,
-        paused=False,
-        followup_action=None,
-        active_loop={"name": form},
-        latest_action_name=form,
-    )
-    dispatcher = CollectingDispatcher()
-    returned = await action.run(dispatcher, tracker, {})
-    return Checked(dispatcher.messages, [dict(e) for e in returned])
 
 
 def memberships(services, email: str, account: str = "Acme Corporation") -> List[m.Membership]:
