@@ -204,9 +204,14 @@ def main() -> int:
     if assistant.model_is_stale() and assistant.train() != 0:
         console.print("[red]training failed[/red]")
         return 1
+    import logging
+
+    import structlog
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(assistant.model_path()))
+    # Rasa logs every parse at debug level through structlog; a report wants quiet.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     results = {language: evaluate_language(agent, language) for language in LANGUAGES}
     cv = cross_validate() if args.cv else {}
     write_report(results, cv, time.monotonic() - started)
