@@ -199,9 +199,12 @@ def write_report(results: Dict[str, Dict[str, Any]], cv: Dict[str, float], secon
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cv", action="store_true", help="also run 5-fold cross-validation")
+    parser.add_argument("--model", type=Path, help="evaluate this model instead of models/")
+    parser.add_argument("--no-report", action="store_true", help="print only (experiments)")
     args = parser.parse_args()
     started = time.monotonic()
-    if assistant.model_is_stale() and assistant.train() != 0:
+    model = args.model or assistant.model_path()
+    if args.model is None and assistant.model_is_stale() and assistant.train() != 0:
         console.print("[red]training failed[/red]")
         return 1
     import logging
@@ -209,12 +212,13 @@ def main() -> int:
     import structlog
     from rasa.core.agent import Agent
 
-    agent = Agent.load(str(assistant.model_path()))
+    agent = Agent.load(str(model))
     # Rasa logs every parse at debug level through structlog; a report wants quiet.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     results = {language: evaluate_language(agent, language) for language in LANGUAGES}
     cv = cross_validate() if args.cv else {}
-    write_report(results, cv, time.monotonic() - started)
+    if not args.no_report:
+        write_report(results, cv, time.monotonic() - started)
     table = Table(title="NLU quality (held-out)")
     for column in ("language", "intent acc", "macro-F1", "oos recall", "entity F1"):
         table.add_column(column)
@@ -227,7 +231,8 @@ def main() -> int:
             f"{r['entity_f1']:.3f}",
         )
     console.print(table)
-    console.print(f"report written to {REPORT.relative_to(PROJECT_ROOT)}")
+    if not args.no_report:
+        console.print(f"report written to {REPORT.relative_to(PROJECT_ROOT)}")
     return 0
 
 
