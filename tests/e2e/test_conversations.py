@@ -123,3 +123,84 @@ def test_bad_input_gets_a_sensible_answer_and_writes_nothing(stack, text):
     assert cart_rows(stack, email) == before
     with Session(stack.services.engine) as session:
         assert session.scalar(select(func.count()).select_from(m.Order)) >= 10
+
+
+# --- the conversations the product must get right, per demo person -------------------------
+
+
+def test_shopper_asking_to_renew_is_told_why_not(stack):
+    token = stack.services.token("sara.shopper@acme.example")
+    reply = stack.texts("renew the service contract for 3FJ8K21", token, sender="sara-renew")
+    assert "role" in reply.lower() and "shopper" in reply and "Ana Álvarez" in reply
+    assert "For how long" not in reply  # the form never started
+
+
+def test_globex_admin_asking_in_spanish_for_subscriptions_hears_mexico_in_spanish(stack):
+    token = stack.services.token("diego.admin@globex.example", "Globex México")
+    reply = stack.texts("¿qué suscripciones de software tenemos?", token)
+    assert "no está disponible en México" in reply
+
+
+def test_initech_buyer_asking_for_unpaid_invoices_hears_about_the_billing_report(stack):
+    token = stack.services.token("lena.buyer@initech.example")
+    reply = stack.texts("show me our unpaid invoices", token)
+    assert "billing report" in reply.lower()
+    assert "INV-3" not in reply
+
+
+def test_acme_buyer_pays_an_invoice_once_even_when_yes_is_sent_twice(stack):
+    email = "ben.buyer@acme.example"
+    token = stack.services.token(email)
+    summary = stack.texts("I want to pay invoice INV-10000003", token, sender="ben-pay")
+    assert "INV-10000003" in summary and "4242" in summary
+    with Session(stack.services.engine) as session:
+        assert session.scalar(select(m.Invoice.paid_at).filter_by(number="INV-10000003")) is None
+    assert "paid" in stack.texts("yes", token, sender="ben-pay").lower()
+    stack.texts("yes", token, sender="ben-pay")
+    with Session(stack.services.engine) as session:
+        invoice = session.scalar(select(m.Invoice).filter_by(number="INV-10000003"))
+        assert invoice.paid_at is not None
+        payments = session.scalar(
+            select(func.count()).select_from(m.Payment).filter_by(invoice_id=invoice.id)
+        )
+    assert payments == 1
+
+
+def test_service_tag_of_another_account_is_not_found_and_audited(stack):
+    token = stack.services.token("lena.buyer@initech.example")
+    with Session(stack.services.engine) as session:
+        before = session.scalar(
+            select(func.count())
+            .select_from(m.AuditEvent)
+            .where(m.AuditEvent.action.like("probe:%"))
+        )
+    reply = stack.texts("warranty for service tag 7xk2m93", token, sender="lena-tag")
+    assert "can't find" in reply.lower() and "Latitude" not in reply
+    with Session(stack.services.engine) as session:
+        after = session.scalar(
+            select(func.count())
+            .select_from(m.AuditEvent)
+            .where(m.AuditEvent.action.like("probe:%"))
+        )
+    assert after == before + 1
+
+
+def test_a_form_interrupted_by_a_question_answers_it_and_resumes(stack):
+    token = stack.services.token("ben.buyer@acme.example")
+    sender = "ben-form"
+    assert "For how long" in stack.texts("renew the contract for 9QW4T72", token, sender)
+    side = stack.texts("wait, what's my role?", token, sender)
+    assert "buyer" in side and "For how long" in side  # answered, then asked again
+    assert "plan" in stack.texts("2 years", token, sender).lower()
+    quote = stack.texts("ProSupport Plus", token, sender)
+    assert "9QW4T72" in quote and "Total" in quote
+    stack.texts("no", token, sender)  # decline: nothing renewed
+
+
+def test_cancel_inside_a_form_leaves_it_cleanly(stack):
+    token = stack.services.token("ben.buyer@acme.example")
+    sender = "ben-cancel"
+    assert "For how long" in stack.texts("renew the contract for 3FJ8K21", token, sender)
+    assert "didn't change anything" in stack.texts("cancel", token, sender)
+    # The form is gone: a new question is answered as such, not as a duration.
+    assert "Orders for Acme Corporation" in stack.texts("show my recent orders", token, sender)

@@ -12,9 +12,23 @@ from tests.conftest import ROOT
 
 def test_every_test_story_passes(trained_model, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "rasa", "test", "core", "--model", str(trained_model),
-         "--stories", "tests/stories", "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "rasa",
+            "test",
+            "core",
+            "--model",
+            str(trained_model),
+            "--stories",
+            "tests/stories",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     failed = tmp_path / "failed_test_stories.yml"
