@@ -135,6 +135,7 @@ class AccountAction(Action, abc.ABC):
             return []
         services = account_services()
         events: List[EventType] = []
+        me: Optional[schemas.Me] = None
         try:
             session = services.as_user(token)
             me = await session.me()
@@ -155,7 +156,7 @@ class AccountAction(Action, abc.ABC):
             from bot.policy import Reason
 
             decision = Decision(denied.capability, False, Reason(denied.reason), ())
-            explain_denial(dispatcher, decision, None, denied.contacts, language)
+            explain_denial(dispatcher, decision, me, denied.contacts, language)
         except errors.NotFound as missing:
             dispatcher.utter_message(
                 response="utter_not_found",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -94,3 +95,39 @@ async def test_account_team_cannot_reorder_and_is_told_why(services, run):
 async def test_without_a_token_the_person_is_asked_to_sign_in(run):
     outcome = await run(ActionListRecentOrders(), None)
     assert outcome.responses == ["utter_sign_in_required"]
+
+
+class _ReorderSkippingTheCheck(ActionReorder):
+    """A faulty action that forgot its permission row: 'help' is allowed to everyone."""
+
+    capability = "help"
+
+
+class _ConfirmSkippingTheCheck(ActionConfirmChange):
+    """A faulty confirmation that does not re-check the table before writing."""
+
+    def capability_for(self, tracker):
+        return "help"
+
+
+async def test_an_action_that_skipped_the_check_is_still_refused_by_the_services(services, run):
+    email = "eve.rep@vendor.example"  # account team: read-only
+    token = services.token(email, "Acme Corporation")
+    proposed = await run(_ReorderSkippingTheCheck(), token)
+    pending = proposed.slot("pending_change")
+    assert pending["kind"] == "reorder"  # the faulty action went as far as proposing
+    before = cart_rows(services, email)
+    done = await run(_ConfirmSkippingTheCheck(), token, slots={"pending_change": pending})
+    # Nothing in the bot stopped it; the services refused, and the person is told why.
+    assert done.responses == ["utter_denied_role"]
+    assert cart_rows(services, email) == before
+
+
+async def test_the_services_refuse_a_write_even_when_called_directly(services):
+    from bot.client import AccountServices, errors
+
+    async with AccountServices(services.base_url) as client:
+        eve = client.as_user(services.token("eve.rep@vendor.example", "Acme Corporation"))
+        with pytest.raises(errors.Forbidden) as refused:
+            await eve.reorder("100000001", idempotency_key="skip-check-0001")
+    assert refused.value.reason == "role"
