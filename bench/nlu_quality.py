@@ -37,6 +37,18 @@ TARGETS = {"intent_accuracy": 0.95, "entity_f1": 0.95, "oos_recall": 0.85}
 console = Console()
 
 
+def normalized(entity: str, value: object) -> str:
+    """Compare values as the actions use them: ids in upper case, tags without separators."""
+    from bot.services.schemas import normalize_service_tag
+
+    text = str(value)
+    if entity == "service_tag":
+        return normalize_service_tag(text)
+    if entity == "invoice_number":
+        return text.upper().replace(" ", "-")
+    return text
+
+
 def load_examples(path: Path) -> List[Tuple[str, str, Set[Tuple[str, str]]]]:
     from rasa.shared.nlu.training_data.loading import load_data
 
@@ -44,7 +56,7 @@ def load_examples(path: Path) -> List[Tuple[str, str, Set[Tuple[str, str]]]]:
     examples = []
     for message in data.intent_examples:
         gold = {
-            (e["entity"], str(e.get("value")))
+            (e["entity"], normalized(e["entity"], e.get("value")))
             for e in message.get("entities", [])
             if e["entity"] not in IGNORED_ENTITIES
         }
@@ -79,7 +91,7 @@ def evaluate_language(agent: Any, language: str) -> Dict[str, Any]:
         if predicted != intent:
             errors.append((text, intent, predicted))
         found = {
-            (e["entity"], str(e.get("value")))
+            (e["entity"], normalized(e["entity"], e.get("value")))
             for e in parsed.get("entities", [])
             if e["entity"] not in IGNORED_ENTITIES
         }
