@@ -33,13 +33,29 @@ class Part:
 
 
 def parts(settings: Settings) -> List[Part]:
+    """Every part, in start order: each one's dependencies come before it."""
     base = settings.services_url
+    rasa = f"http://{settings.host}:{settings.rasa_port}"
+    actions = f"http://{settings.host}:{settings.actions_port}"
+    endpoints = "endpoints.production.yml" if settings.production else "endpoints.yml"
     return [
         Part(
             "account services",
             [sys.executable, "-m", "bot", "services"],
             f"{base}/health",
             f"{base}/docs (OpenAPI {base}/openapi.json)",
+        ),
+        Part(
+            "action server",
+            assistant.actions_command(settings),
+            f"{actions}/health",
+            f"{actions}/webhook",
+        ),
+        Part(
+            "assistant (Rasa)",
+            assistant.serve_command(settings, assistant.model_path(), endpoints),
+            f"{rasa}/webhooks/portal/",
+            f"{rasa}/webhooks/portal/webhook (Bearer token)",
         ),
     ]
 
