@@ -17,7 +17,7 @@ from __future__ import annotations
 import abc
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -192,3 +192,38 @@ class AccountAction(Action, abc.ABC):
         switched = await session.switch_account(wanted)
         session = account_services().as_user(switched.token)
         return session, await session.me()
+
+
+class ListAction(AccountAction, abc.ABC):
+    """A read-only list of the account's things: "none" or a count and a bullet line each.
+
+    Both responses get the account's name (and `values()`); the list response
+    also gets `count` and the bullet lines under `lines_field`. Most reads of
+    the portal have this shape, so a concrete list only says where its items
+    come from and how one is written.
+    """
+
+    response: str = ""
+    empty_response: str = ""
+    lines_field: str = ""
+
+    @abc.abstractmethod
+    async def fetch(self, turn: Turn) -> Sequence[Any]:
+        """The items, in the order they are shown."""
+
+    @abc.abstractmethod
+    def line(self, turn: Turn, item: Any) -> str:
+        """One item as a bullet line in the person's language."""
+
+    def values(self, turn: Turn) -> Dict[str, Any]:
+        """Further values both responses need (e.g. the period of a list)."""
+        return {}
+
+    async def act(self, turn: Turn) -> None:
+        items = await self.fetch(turn)
+        values = {"account": turn.account.name, **self.values(turn)}
+        if not items:
+            turn.say(self.empty_response, **values)
+            return
+        lines = "\n".join(self.line(turn, item) for item in items)
+        turn.say(self.response, count=len(items), **{self.lines_field: lines}, **values)

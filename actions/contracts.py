@@ -10,19 +10,15 @@ a change, and "yes" carries it out once (see `actions.changes`).
 
 from __future__ import annotations
 
-import abc
 import re
 import unicodedata
 from typing import Any, Dict, List, Optional, Sequence
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
-from rasa_sdk.executor import CollectingDispatcher
-
 from actions import i18n
-from actions.base import AccountAction, Turn
+from actions.base import ListAction, Turn
 from actions.changes import propose, register
-from actions.devices import days_left, plan_name, service_tags_in
+from actions.devices import days_left, service_tags_in
+from actions.forms import AccountFormValidation, FormSubmission, LeaveForm
 from bot.client import errors
 from bot.services import schemas
 
@@ -30,7 +26,6 @@ YEARS = range(1, 6)
 BOTTOM_PLAN, TOP_PLAN = schemas.PLANS[0], schemas.PLANS[-1]
 RENEW_FORM = "renew_contract_form"
 UPGRADE_FORM = "upgrade_contract_form"
-REQUESTED_SLOT = "requested_slot"
 FORM_SLOTS = {
     RENEW_FORM: ("service_tags", "duration", "plan"),
     UPGRADE_FORM: ("service_tags", "plan"),
@@ -126,38 +121,29 @@ def years_label(years: int, language: str) -> str:
 def contract_line(turn: Turn, contract: schemas.ContractOut) -> str:
     return (
         f"• {contract.service_tag} · {contract.product} · "
-        f"{plan_name(contract.plan, turn.language)} · "
+        f"{i18n.plan(contract.plan, turn.language)} · "
         f"{i18n.status(contract.status, turn.language)} · "
         f"{turn.day(contract.ends_on)} ({days_left(contract.days_left, turn.language)})"
     )
 
 
-class ActionListServiceContracts(AccountAction):
+class ActionListServiceContracts(ListAction):
     """The account's contracts, those ending soonest first (the services' order)."""
 
     capability = "list_service_contracts"
+    response, empty_response, lines_field = "utter_contracts", "utter_no_contracts", "contracts"
 
     def name(self) -> str:
         return "action_list_service_contracts"
 
-    async def act(self, turn: Turn) -> None:
-        contracts = await turn.session.contracts()
-        if not contracts:
-            turn.say("utter_no_contracts", account=turn.account.name)
-            return
-        turn.say(
-            "utter_contracts",
-            account=turn.account.name,
-            count=len(contracts),
-            contracts="\n".join(contract_line(turn, c) for c in contracts),
-        )
+    async def fetch(self, turn: Turn) -> List[schemas.ContractOut]:
+        return await turn.session.contracts()
+
+    def line(self, turn: Turn, item: schemas.ContractOut) -> str:
+        return contract_line(turn, item)
 
 
 # --- the forms' validation --------------------------------------------------------------
-
-
-def forget(form: str) -> List[EventType]:
-    return [SlotSet(slot, None) for slot in FORM_SLOTS[form]]
 
 
 def say_problem(turn: Turn, problem: errors.AccountServicesError, plan: str = "") -> None:
@@ -175,22 +161,14 @@ def say_problem(turn: Turn, problem: errors.AccountServicesError, plan: str = ""
     elif reason == "contract_expired":
         turn.say("utter_contract_expired", tag=tag)
     elif reason == "not_an_upgrade" and plan == TOP_PLAN:
-        turn.say("utter_already_top_plan", tag=tag, plan=plan_name(TOP_PLAN, turn.language))
+        turn.say("utter_already_top_plan", tag=tag, plan=i18n.plan(TOP_PLAN, turn.language))
     elif reason == "not_an_upgrade":
-        turn.say("utter_not_an_upgrade", tag=tag, plan=plan_name(plan, turn.language))
+        turn.say("utter_not_an_upgrade", tag=tag, plan=i18n.plan(plan, turn.language))
     else:
         turn.say("utter_conflict")
 
 
-def check_duration(turn: Turn, value: Any) -> Optional[int]:
-    years = normalize_duration(value)
-    if years not in YEARS:
-        turn.say("utter_invalid_duration", duration=str(value))
-        return None
-    return years
-
-
-def check_plan(turn: Turn, value: Any) -> Optional[str]:
+def known_plan(turn: Turn, value: Any) -> Optional[str]:
     plan = normalize_plan(value)
     if plan is None:
         turn.say("utter_unknown_plan", plan=str(value))
@@ -206,56 +184,14 @@ def check_tag_shape(turn: Turn, value: Any) -> Optional[List[str]]:
     return tags
 
 
-class ContractFormValidation(AccountAction, abc.ABC):
-    """`validate_<form>`, run with the same identity and permission check as the change.
-
-    Rasa calls it with the answers in the latest message. A run that reaches the
-    checks names the next slot to ask for (None: the form is complete); a run that
-    does not (refused, signed out, services down) has already said why, so the
-    form stops there and forgets its answers.
-    """
-
-    form: str = ""
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
-    ) -> List[EventType]:
-        events = await super().run(dispatcher, tracker, domain)
-        if any(e.get("event") == "slot" and e.get("name") == REQUESTED_SLOT for e in events):
-            return events
-        return [*events, *forget(self.form), SlotSet(REQUESTED_SLOT, None)]
-
-    async def act(self, turn: Turn) -> None:
-        slots = FORM_SLOTS[self.form]
-        answers = {s: v for s, v in turn.tracker.slots_to_validate().items() if s in slots}
-        checked = await self.check(turn, answers)
-        turn.events.extend(SlotSet(slot, value) for slot, value in checked.items())
-        missing = (s for s in slots if checked.get(s, turn.slot(s)) is None)
-        turn.events.append(SlotSet(REQUESTED_SLOT, next(missing, None)))
-
-    @abc.abstractmethod
-    async def check(self, turn: Turn, answers: Dict[str, Any]) -> Dict[str, Any]:
-        """The value to keep for each answer; None resets it (after saying why)."""
-
-
-class ValidateRenewContractForm(ContractFormValidation):
+class ValidateRenewContractForm(AccountFormValidation):
     capability = "renew_service_contract"
-    form = RENEW_FORM
+    form_slots = FORM_SLOTS[RENEW_FORM]
 
     def name(self) -> str:
         return "validate_renew_contract_form"
 
-    async def check(self, turn: Turn, answers: Dict[str, Any]) -> Dict[str, Any]:
-        checked: Dict[str, Any] = {}
-        if "service_tags" in answers:
-            checked["service_tags"] = await self.renewable(turn, answers["service_tags"])
-        if "duration" in answers:
-            checked["duration"] = check_duration(turn, answers["duration"])
-        if "plan" in answers:
-            checked["plan"] = check_plan(turn, answers["plan"])
-        return checked
-
-    async def renewable(self, turn: Turn, value: Any) -> Optional[List[str]]:
+    async def check_service_tags(self, value: Any, turn: Turn) -> Optional[List[str]]:
         tags = check_tag_shape(turn, value)
         if tags is None:
             return None
@@ -267,37 +203,44 @@ class ValidateRenewContractForm(ContractFormValidation):
             return None
         return tags
 
+    async def check_duration(self, value: Any, turn: Turn) -> Optional[int]:
+        years = normalize_duration(value)
+        if years not in YEARS:
+            turn.say("utter_invalid_duration", duration=str(value))
+            return None
+        return years
 
-class ValidateUpgradeContractForm(ContractFormValidation):
+    async def check_plan(self, value: Any, turn: Turn) -> Optional[str]:
+        return known_plan(turn, value)
+
+
+class ValidateUpgradeContractForm(AccountFormValidation):
     capability = "upgrade_service_contract"
-    form = UPGRADE_FORM
+    form_slots = FORM_SLOTS[UPGRADE_FORM]
 
     def name(self) -> str:
         return "validate_upgrade_contract_form"
 
-    async def check(self, turn: Turn, answers: Dict[str, Any]) -> Dict[str, Any]:
-        checked: Dict[str, Any] = {}
-        tags = turn.slot("service_tags")
-        if "service_tags" in answers:
-            tags = checked["service_tags"] = await self.upgradeable(turn, answers["service_tags"])
-        plan = turn.slot("plan")
-        if "plan" in answers:
-            plan = checked["plan"] = check_plan(turn, answers["plan"])
-            if plan == BOTTOM_PLAN:
-                turn.say("utter_bottom_plan_is_no_upgrade", plan=plan_name(plan, turn.language))
-                plan = checked["plan"] = None
-        # Tags are checked against the top plan; a lower plan must be above each of theirs too.
-        lower = answers and tags and plan and plan != TOP_PLAN
-        if lower and not await self.is_upgrade(turn, tags, plan):
-            checked["plan"] = None
-        return checked
-
-    async def upgradeable(self, turn: Turn, value: Any) -> Optional[List[str]]:
+    async def check_service_tags(self, value: Any, turn: Turn) -> Optional[List[str]]:
         """Tags whose contracts are live and not yet on the top plan."""
         tags = check_tag_shape(turn, value)
         if tags is None:
             return None
         return tags if await self.is_upgrade(turn, tags, TOP_PLAN) else None
+
+    async def check_plan(self, value: Any, turn: Turn) -> Optional[str]:
+        plan = known_plan(turn, value)
+        if plan == BOTTOM_PLAN:
+            turn.say("utter_bottom_plan_is_no_upgrade", plan=i18n.plan(plan, turn.language))
+            return None
+        return plan
+
+    async def also(self, turn: Turn, values: Dict[str, Any], answered: List[str]) -> None:
+        """Tags are checked against the top plan; a lower plan must be above each of theirs."""
+        tags, plan = values["service_tags"], values["plan"]
+        lower = answered and tags and plan and plan != TOP_PLAN
+        if lower and not await self.is_upgrade(turn, tags, plan):
+            values["plan"] = None
 
     async def is_upgrade(self, turn: Turn, tags: Sequence[str], plan: str) -> bool:
         try:
@@ -308,45 +251,28 @@ class ValidateUpgradeContractForm(ContractFormValidation):
         return True
 
 
-class ActionLeaveContractForm(Action):
-    """A "cancel" inside a contract form: after `action_deactivate_loop`, forget its answers."""
+class ActionLeaveContractForm(LeaveForm):
+    """A "cancel" inside a contract form: the renewal's slots include the upgrade's."""
+
+    form_slots = FORM_SLOTS[RENEW_FORM]
 
     def name(self) -> str:
         return "action_leave_contract_form"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
-    ) -> List[EventType]:
-        dispatcher.utter_message(response="utter_change_cancelled")
-        return forget(RENEW_FORM)  # the renewal form's slots include the upgrade form's
 
 
 # --- a complete form: price, propose, and (on "yes") do ---------------------------------
 
 
-class ProposeContractChange(AccountAction, abc.ABC):
-    """Runs after a contract form is complete; a form that was left has nothing to price."""
-
-    form: str = ""
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
-    ) -> List[EventType]:
-        if not all(tracker.get_slot(slot) for slot in FORM_SLOTS[self.form]):
-            return []
-        return await super().run(dispatcher, tracker, domain)
-
-
-class ActionQuoteContractRenewal(ProposeContractChange):
+class ActionQuoteContractRenewal(FormSubmission):
     capability = "renew_service_contract"
-    form = RENEW_FORM
+    form_slots = FORM_SLOTS[RENEW_FORM]
 
     def name(self) -> str:
         return "action_quote_contract_renewal"
 
     async def act(self, turn: Turn) -> None:
-        tags, years, plan = turn.slot("service_tags"), int(turn.slot("duration")), turn.slot("plan")
-        turn.events.extend(forget(self.form))
+        tags, years, plan = self.answers(turn)
+        years = int(years)
         try:
             quote = await turn.session.renewal_quote(tags, plan, years)
         except (errors.NotFound, errors.Conflict) as problem:  # changed since the form checked
@@ -354,7 +280,7 @@ class ActionQuoteContractRenewal(ProposeContractChange):
             return
         turn.say(
             "utter_renewal_quote",
-            plan=plan_name(plan, turn.language),
+            plan=i18n.plan(plan, turn.language),
             years=years_label(years, turn.language),
             lines="\n".join(
                 f"• {line.service_tag} · {turn.day(line.current_end)} → "
@@ -367,16 +293,15 @@ class ActionQuoteContractRenewal(ProposeContractChange):
         propose(turn, "renew_contracts", {"service_tags": tags, "plan": plan, "years": years})
 
 
-class ActionQuoteContractUpgrade(ProposeContractChange):
+class ActionQuoteContractUpgrade(FormSubmission):
     capability = "upgrade_service_contract"
-    form = UPGRADE_FORM
+    form_slots = FORM_SLOTS[UPGRADE_FORM]
 
     def name(self) -> str:
         return "action_quote_contract_upgrade"
 
     async def act(self, turn: Turn) -> None:
-        tags, plan = turn.slot("service_tags"), turn.slot("plan")
-        turn.events.extend(forget(self.form))
+        tags, plan = self.answers(turn)
         try:
             quote = await turn.session.upgrade_quote(tags, plan)
         except (errors.NotFound, errors.Conflict) as problem:  # changed since the form checked
@@ -384,10 +309,10 @@ class ActionQuoteContractUpgrade(ProposeContractChange):
             return
         turn.say(
             "utter_upgrade_quote",
-            plan=plan_name(plan, turn.language),
+            plan=i18n.plan(plan, turn.language),
             lines="\n".join(
-                f"• {line.service_tag} · {plan_name(line.current_plan, turn.language)} → "
-                f"{plan_name(line.new_plan, turn.language)} · {turn.day(line.new_end)} · "
+                f"• {line.service_tag} · {i18n.plan(line.current_plan, turn.language)} → "
+                f"{i18n.plan(line.new_plan, turn.language)} · {turn.day(line.new_end)} · "
                 f"{turn.money(line.price)}"
                 for line in quote.lines
             ),
@@ -405,7 +330,7 @@ async def renew_contracts(turn: Turn, params: Dict[str, Any], key: str) -> None:
     turn.say(
         "utter_renewal_done",
         number=change.number,
-        plan=plan_name(change.quote.plan, turn.language),
+        plan=i18n.plan(change.quote.plan, turn.language),
         lines="\n".join(
             f"• {line.service_tag} · {turn.day(line.new_end)}" for line in change.quote.lines
         ),
@@ -421,7 +346,7 @@ async def upgrade_contracts(turn: Turn, params: Dict[str, Any], key: str) -> Non
     turn.say(
         "utter_upgrade_done",
         number=change.number,
-        plan=plan_name(change.quote.plan, turn.language),
+        plan=i18n.plan(change.quote.plan, turn.language),
         lines="\n".join(
             f"• {line.service_tag} · {turn.day(line.new_end)}" for line in change.quote.lines
         ),

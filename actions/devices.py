@@ -6,14 +6,10 @@ import re
 from typing import Any, Dict, List
 
 from actions import i18n
-from actions.base import AccountAction, Turn
+from actions.base import AccountAction, ListAction, Turn
 from bot.services import schemas
 
 # Plan names are product names; only "Basic" is translated.
-_PLAN_NAMES = {
-    "en": {"basic": "Basic", "prosupport": "ProSupport", "prosupport_plus": "ProSupport Plus"},
-    "es": {"basic": "Básico", "prosupport": "ProSupport", "prosupport_plus": "ProSupport Plus"},
-}
 _DAYS = {
     "en": {
         "left_one": "1 day left",
@@ -37,10 +33,6 @@ TAG_IN_TEXT = re.compile(
     r"|\b(?=[A-Za-z0-9]{0,2}[0-9])(?=[A-Za-z0-9]{0,2}[A-Za-z])[A-Za-z0-9]{3}[- ]"
     r"(?=[A-Za-z0-9]{0,3}[0-9])(?=[A-Za-z0-9]{0,3}[A-Za-z])[A-Za-z0-9]{4}\b"
 )
-
-
-def plan_name(code: str, language: str) -> str:
-    return _PLAN_NAMES.get(language, _PLAN_NAMES["en"]).get(code, code)
 
 
 def days_left(days: int, language: str) -> str:
@@ -71,29 +63,24 @@ def service_tags_in(value: Any) -> List[str]:
 def device_line(turn: Turn, device: schemas.DeviceOut) -> str:
     return (
         f"• {device.service_tag} · {device.product} · "
-        f"{plan_name(device.warranty_plan, turn.language)} · "
+        f"{i18n.plan(device.warranty_plan, turn.language)} · "
         f"{i18n.status(device.warranty_status, turn.language)} · "
         f"{turn.day(device.warranty_end)} ({days_left(device.days_left, turn.language)})"
     )
 
 
-class ActionListDevices(AccountAction):
+class ActionListDevices(ListAction):
     capability = "list_devices"
+    response, empty_response, lines_field = "utter_devices", "utter_no_devices", "devices"
 
     def name(self) -> str:
         return "action_list_devices"
 
-    async def act(self, turn: Turn) -> None:
-        devices = await turn.session.devices()
-        if not devices:
-            turn.say("utter_no_devices", account=turn.account.name)
-            return
-        turn.say(
-            "utter_devices",
-            account=turn.account.name,
-            count=len(devices),
-            devices="\n".join(device_line(turn, d) for d in devices),
-        )
+    async def fetch(self, turn: Turn) -> List[schemas.DeviceOut]:
+        return await turn.session.devices()
+
+    def line(self, turn: Turn, item: schemas.DeviceOut) -> str:
+        return device_line(turn, item)
 
 
 class ActionCheckWarranty(AccountAction):
@@ -117,7 +104,7 @@ class ActionCheckWarranty(AccountAction):
         values: Dict[str, Any] = {
             "tag": device.service_tag,
             "product": device.product,
-            "plan": plan_name(device.warranty_plan, turn.language),
+            "plan": i18n.plan(device.warranty_plan, turn.language),
             "end": turn.day(device.warranty_end),
             "days": days_left(device.days_left, turn.language),
         }

@@ -1,7 +1,7 @@
 """What every form needs: validation with the same identity and permission check as its
 change, a submission that proposes the change, and leaving a form cleanly on "cancel".
 
-Used by the forms of the support, reports, users and settings areas.
+Used by the forms of the contracts, support, reports and users areas.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ class AccountFormValidation(AccountAction):
     """`validate_<form>`, run with the same identity and permission check as its change.
 
     Rasa calls it with the slot candidates of the latest message. Each
-    `check_<slot>(value, turn)` returns the value to keep (None: say why, ask again).
-    It also names the next slot to ask for; a run that never reached the checks
-    (refused, signed out, services down) has already said why, so the form
-    stops there and forgets what it had collected.
+    `check_<slot>(value, turn)` returns the value to keep (None: say why, ask again);
+    `also()` then sees all the values together. It also names the next slot to
+    ask for; a run that never reached the checks (refused, signed out, services
+    down) has already said why, so the form stops there and forgets what it
+    had collected.
     """
 
     form_slots: Tuple[str, ...] = ()
@@ -38,16 +39,19 @@ class AccountFormValidation(AccountAction):
     async def act(self, turn: Turn) -> None:
         candidates = turn.tracker.slots_to_validate()
         values = {name: turn.slot(name) for name in self.form_slots}
+        answered = [name for name in self.form_slots if name in candidates]
+        for name in answered:
+            values[name] = await getattr(self, f"check_{name}")(candidates[name], turn)
+        await self.also(turn, values, answered)
         for name in self.form_slots:
-            if name in candidates:
-                values[name] = await getattr(self, f"check_{name}")(candidates[name], turn)
+            if name in answered or values[name] != turn.slot(name):
                 turn.events.append(SlotSet(name, values[name]))
-        await self.also(turn)
         missing = next((name for name in self.form_slots if values[name] is None), None)
         turn.events.append(SlotSet(REQUESTED_SLOT, missing))
 
-    async def also(self, turn: Turn) -> None:
-        """Fill slots that are not asked for (e.g. a period mentioned in passing)."""
+    async def also(self, turn: Turn, values: Dict[str, Any], answered: List[str]) -> None:
+        """Check answers against each other (set a value to None to ask again, after
+        saying why), or fill slots that are not asked for (a period said in passing)."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
@@ -100,6 +104,13 @@ def plain_text(text: str) -> str:
     """Lower case without accents, to match what people type: 'Últimos DÍAS' -> 'ultimos dias'."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def plain_words(text: str) -> str:
+    """Lower case without accents or dots: 'EE. UU.' -> 'ee uu', 'México' -> 'mexico'."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(letters.replace(".", " ").split())
 
 
 def link_minutes(link: schemas.Link, now: Optional[dt.datetime] = None) -> int:

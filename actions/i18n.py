@@ -1,4 +1,5 @@
-"""Names of values (roles, countries, statuses, plans) and number/date formats per language.
+"""Names of values (roles, countries, statuses, plans, reports, fields) and number/date
+formats per language.
 
 Sentences live in the domain's responses; this module only localises the values
 placed into them.
@@ -7,7 +8,7 @@ placed into them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from bot import language as lang
 from bot.services import schemas
@@ -117,6 +118,44 @@ _NAMES: Dict[str, Dict[str, Dict[str, str]]] = {
             "account": "la cuenta",
         },
     },
+    "plan": {
+        "en": {"basic": "Basic", "prosupport": "ProSupport", "prosupport_plus": "ProSupport Plus"},
+        "es": {"basic": "Básico", "prosupport": "ProSupport", "prosupport_plus": "ProSupport Plus"},
+    },
+    "report": {
+        "en": {
+            "purchase_history": "Purchase history",
+            "spend": "Spend by month",
+            "order_history": "Order history",
+        },
+        "es": {
+            "purchase_history": "Historial de compras",
+            "spend": "Gasto por mes",
+            "order_history": "Historial de pedidos",
+        },
+    },
+    "address_kind": {
+        "en": {"shipping": "shipping", "billing": "billing"},
+        "es": {"shipping": "envío", "billing": "facturación"},
+    },
+    "profile_field": {
+        "en": {
+            "name": "name",
+            "phone": "phone number",
+            "job_title": "job title",
+            "language": "language",
+        },
+        "es": {"name": "nombre", "phone": "teléfono", "job_title": "puesto", "language": "idioma"},
+    },
+    # Spanish needs the article here: "cambiar la razón social de Acme".
+    "company_field": {
+        "en": {"legal_name": "legal name", "phone": "phone number", "tax_id": "tax ID"},
+        "es": {
+            "legal_name": "la razón social",
+            "phone": "el teléfono",
+            "tax_id": "la identificación fiscal",
+        },
+    },
 }
 _AND = {"en": " and ", "es": " y "}
 _NOBODY = {"en": "your account team", "es": "tu equipo de cuenta"}
@@ -128,16 +167,30 @@ def _name(kind: str, value: Optional[str], language: str) -> str:
     return _NAMES[kind].get(language, _NAMES[kind]["en"]).get(value, value)
 
 
-def role(value: Optional[str], language: str) -> str:
-    return _name("role", value, language)
+Namer = Callable[[Optional[str], str], str]
 
 
-def country(value: Optional[str], language: str) -> str:
-    return _name("country", value, language)
+def _namer(kind: str) -> Namer:
+    """`namer(value, language)`: the value's name in that language (the value if unnamed)."""
+    return lambda value, language: _name(kind, value, language)
 
 
-def status(value: Optional[str], language: str) -> str:
-    return _name("status", value, language)
+role: Namer = _namer("role")
+country: Namer = _namer("country")
+status: Namer = _namer("status")
+plan: Namer = _namer("plan")
+report: Namer = _namer("report")
+address_kind: Namer = _namer("address_kind")
+
+
+def field(target: str, value: Optional[str], language: str) -> str:
+    """A profile field ('job title') or, for target 'company', a company field."""
+    return _name("company_field" if target == "company" else "profile_field", value, language)
+
+
+def field_codes(target: str) -> Tuple[str, ...]:
+    """The fields of the profile or of the company, as the services name them."""
+    return tuple(_NAMES["company_field" if target == "company" else "profile_field"]["en"])
 
 
 def thing(value: Optional[str], language: str) -> str:

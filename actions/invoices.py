@@ -14,9 +14,9 @@ import re
 from typing import Any, Dict, List, Optional
 
 from actions import i18n
-from actions.base import AccountAction, Turn
+from actions.base import AccountAction, ListAction, Turn
 from actions.changes import propose, register
-from actions.settings import is_expired
+from actions.payments import is_expired
 from bot.client import errors
 from bot.services import schemas
 
@@ -219,22 +219,18 @@ async def pay_invoice(turn: Turn, params: Dict[str, Any], key: str) -> None:
     )
 
 
-class ActionShowQuotes(AccountAction):
+class ActionShowQuotes(ListAction):
     capability = "show_quotes"
+    response, empty_response, lines_field = "utter_quotes", "utter_no_quotes", "quotes"
 
     def name(self) -> str:
         return "action_show_quotes"
 
-    async def act(self, turn: Turn) -> None:
-        quotes = await turn.session.quotes()
-        if not quotes:
-            turn.say("utter_no_quotes", account=turn.account.name)
-            return
-        lines = [
-            f"• {q.number} · {q.description} · {turn.money(q.total)} · "
-            f"{turn.day(q.expires_on)} · {i18n.status(q.status, turn.language)}"
-            for q in quotes
-        ]
-        turn.say(
-            "utter_quotes", account=turn.account.name, count=len(quotes), quotes="\n".join(lines)
+    async def fetch(self, turn: Turn) -> List[schemas.QuoteOut]:
+        return await turn.session.quotes()
+
+    def line(self, turn: Turn, item: schemas.QuoteOut) -> str:
+        return (
+            f"• {item.number} · {item.description} · {turn.money(item.total)} · "
+            f"{turn.day(item.expires_on)} · {i18n.status(item.status, turn.language)}"
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from actions import i18n
-from actions.base import AccountAction, Turn
+from actions.base import AccountAction, ListAction, Turn
 from actions.changes import propose, register
 from bot.services import schemas
 
@@ -23,24 +23,22 @@ def item_lines(turn: Turn, lines: List[Any]) -> str:
     return "\n".join(f"• {li.quantity} × {li.description} ({li.sku})" for li in lines)
 
 
-class ActionListRecentOrders(AccountAction):
+class ActionListRecentOrders(ListAction):
     capability = "list_recent_orders"
+    response, empty_response = "utter_recent_orders", "utter_no_recent_orders"
+    lines_field = "orders"
 
     def name(self) -> str:
         return "action_list_recent_orders"
 
-    async def act(self, turn: Turn) -> None:
-        orders = await turn.session.recent_orders(days=RECENT_DAYS)
-        if not orders:
-            turn.say("utter_no_recent_orders", days=RECENT_DAYS, account=turn.account.name)
-            return
-        turn.say(
-            "utter_recent_orders",
-            count=len(orders),
-            days=RECENT_DAYS,
-            account=turn.account.name,
-            orders="\n".join(order_line(turn, o) for o in orders),
-        )
+    async def fetch(self, turn: Turn) -> List[schemas.OrderOut]:
+        return await turn.session.recent_orders(days=RECENT_DAYS)
+
+    def line(self, turn: Turn, item: schemas.OrderOut) -> str:
+        return order_line(turn, item)
+
+    def values(self, turn: Turn) -> Dict[str, Any]:
+        return {"days": RECENT_DAYS}
 
 
 class ActionOrderStatus(AccountAction):

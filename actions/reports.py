@@ -12,10 +12,11 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from rasa_sdk.events import SlotSet
 
+from actions import i18n
 from actions.base import AccountAction, Turn
 from actions.changes import propose, register
 from actions.forms import (
@@ -32,28 +33,12 @@ MAX_YEARS = 3
 MAX_DAYS = MAX_YEARS * 366  # the services refuse longer reports
 REPORT_SLOTS: Tuple[str, ...] = ("report_type", "report_period")
 
-REPORT_NAMES: Dict[str, Dict[str, str]] = {
-    "en": {
-        "purchase_history": "Purchase history",
-        "spend": "Spend by month",
-        "order_history": "Order history",
-    },
-    "es": {
-        "purchase_history": "Historial de compras",
-        "spend": "Gasto por mes",
-        "order_history": "Historial de pedidos",
-    },
-}
 # What people type for each report when they answer the question (accents removed).
 _TYPE_WORDS: Dict[str, tuple] = {
     "purchase_history": ("purchase history", "purchases", "historial de compras", "compras"),
     "spend": ("spend", "spending", "spend by month", "gasto", "gastos", "gasto por mes"),
     "order_history": ("order history", "orders", "historial de pedidos", "pedidos"),
 }
-
-
-def report_name(report_type: str, language: str) -> str:
-    return REPORT_NAMES.get(language, REPORT_NAMES["en"]).get(report_type, report_type)
 
 
 def normalize_report_type(value: str) -> Optional[str]:
@@ -178,7 +163,7 @@ class ActionListReports(AccountAction):
         turn.say(
             "utter_report_types",
             account=turn.account.name,
-            reports="\n".join(f"• {report_name(t.type, turn.language)}" for t in types),
+            reports="\n".join(f"• {i18n.report(t.type, turn.language)}" for t in types),
             days=DEFAULT_DAYS,
         )
 
@@ -194,11 +179,11 @@ class ValidateGenerateReportForm(AccountFormValidation):
     async def check_report_type(self, value: Any, turn: Turn) -> Optional[str]:
         report_type = normalize_report_type(str(value or ""))
         if report_type is None:
-            names = [report_name(t, turn.language) for t in schemas.REPORT_TYPES]
+            names = [i18n.report(t, turn.language) for t in schemas.REPORT_TYPES]
             turn.say("utter_unknown_report_type", value=str(value or ""), reports=", ".join(names))
         return report_type
 
-    async def also(self, turn: Turn) -> None:
+    async def also(self, turn: Turn, values: Dict[str, Any], answered: List[str]) -> None:
         period = parse_period(turn.tracker.latest_message.get("text") or "", dt.date.today())
         if period is None:
             return
@@ -223,7 +208,7 @@ class ActionGenerateReport(FormSubmission):
         (report_type,) = self.answers(turn)
         turn.say(
             "utter_report_summary",
-            report=report_name(report_type, turn.language),
+            report=i18n.report(report_type, turn.language),
             starts=turn.day(period.starts_on),
             ends=turn.day(period.ends_on),
         )
@@ -239,7 +224,7 @@ async def generate_report(turn: Turn, params: Dict[str, Any], key: str) -> None:
     )
     turn.say(
         "utter_report_ready",
-        report=report_name(report.type, turn.language),
+        report=i18n.report(report.type, turn.language),
         starts=turn.day(report.starts_on),
         ends=turn.day(report.ends_on),
         rows=report.rows,

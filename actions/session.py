@@ -12,7 +12,7 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import i18n
-from actions.base import language_of, message_token
+from actions.base import AccountAction, Turn, message_token
 from actions.services import account_services
 from bot.client import errors
 from bot.services.schemas import REGIONS
@@ -48,8 +48,14 @@ class ActionSessionStart(Action):
         return events
 
 
-class ActionHelp(Action):
-    """What this person may do here (from the permission table), or the public offer."""
+class ActionHelp(AccountAction):
+    """What this person may do here (from the permission table), or the public offer.
+
+    Runs as an account action so that, after a switch, it lists what the person
+    may do in the account they are now working in.
+    """
+
+    capability = "help"
 
     def name(self) -> str:
         return "action_help"
@@ -57,28 +63,20 @@ class ActionHelp(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        language = language_of(tracker)
-        token = message_token(tracker)
-        if token is None:
+        if message_token(tracker) is None:
             dispatcher.utter_message(response="utter_help_anonymous")
             return []
-        try:
-            me = await account_services().as_user(token).me()
-        except errors.SessionExpired:
-            dispatcher.utter_message(response="utter_session_expired")
-            return []
-        except errors.AccountServicesError:
-            dispatcher.utter_message(response="utter_services_unavailable")
-            return []
-        labels = capability_labels().get(language, capability_labels()["en"])
-        items = [f"• {labels[c]}" for c in me.capabilities if c in labels]
-        dispatcher.utter_message(
-            response="utter_help",
-            account=me.account.name if me.account else "",
-            role=i18n.role(me.role, language),
+        return await super().run(dispatcher, tracker, domain)
+
+    async def act(self, turn: Turn) -> None:
+        labels = capability_labels().get(turn.language, capability_labels()["en"])
+        items = [f"• {labels[c]}" for c in turn.me.capabilities if c in labels]
+        turn.say(
+            "utter_help",
+            account=turn.me.account.name if turn.me.account else "",
+            role=i18n.role(turn.me.role, turn.language),
             items="\n".join(items),
         )
-        return []
 
 
 class ActionSupportContact(Action):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import List
+
 from actions import i18n
-from actions.base import AccountAction, Turn
+from actions.base import ListAction, Turn
 from bot.services import schemas
 
 
@@ -14,20 +16,16 @@ def subscription_line(turn: Turn, subscription: schemas.SubscriptionOut) -> str:
     )
 
 
-class ActionListSubscriptions(AccountAction):
+class ActionListSubscriptions(ListAction):
     capability = "list_subscriptions"
+    response, empty_response = "utter_subscriptions", "utter_no_subscriptions"
+    lines_field = "subscriptions"
 
     def name(self) -> str:
         return "action_list_subscriptions"
 
-    async def act(self, turn: Turn) -> None:
-        subscriptions = await turn.session.subscriptions()
-        if not subscriptions:
-            turn.say("utter_no_subscriptions", account=turn.account.name)
-            return
-        turn.say(
-            "utter_subscriptions",
-            account=turn.account.name,
-            count=len(subscriptions),
-            subscriptions="\n".join(subscription_line(turn, s) for s in subscriptions),
-        )
+    async def fetch(self, turn: Turn) -> List[schemas.SubscriptionOut]:
+        return await turn.session.subscriptions()
+
+    def line(self, turn: Turn, item: schemas.SubscriptionOut) -> str:
+        return subscription_line(turn, item)

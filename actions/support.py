@@ -9,10 +9,10 @@ a summary is shown and the request waits for "yes" (see `actions.changes`).
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from actions import i18n
-from actions.base import AccountAction, Turn
+from actions.base import AccountAction, ListAction, Turn
 from actions.changes import propose, register
 from actions.forms import AccountFormValidation, FormSubmission, LeaveForm, link_minutes
 from bot.client import errors
@@ -28,22 +28,18 @@ _REQUEST_NUMBER = re.compile(r"^[0-9]{10}$")
 # --- reads -------------------------------------------------------------------------------
 
 
-class ActionShowAccountTeam(AccountAction):
+class ActionShowAccountTeam(ListAction):
     capability = "show_account_team"
+    response, empty_response, lines_field = "utter_account_team", "utter_no_account_team", "team"
 
     def name(self) -> str:
         return "action_show_account_team"
 
-    async def act(self, turn: Turn) -> None:
-        team = await turn.session.account_team()
-        if not team:
-            turn.say("utter_no_account_team", account=turn.account.name)
-            return
-        turn.say(
-            "utter_account_team",
-            account=turn.account.name,
-            team="\n".join(f"• {c.name} — {c.title} · {c.email} · {c.phone}" for c in team),
-        )
+    async def fetch(self, turn: Turn) -> List[schemas.TeamContactOut]:
+        return await turn.session.account_team()
+
+    def line(self, turn: Turn, item: schemas.TeamContactOut) -> str:
+        return f"• {item.name} — {item.title} · {item.email} · {item.phone}"
 
 
 class ActionListDocuments(AccountAction):

@@ -17,17 +17,18 @@ from rasa_sdk.forms import FormValidationAction
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from actions.changes import ActionConfirmChange
-from actions.settings import (
+from actions.addresses import (
     ActionAddAddress,
-    ActionListPaymentMethods,
-    ActionListQuickCheckout,
     ActionProposeAddress,
-    ActionProposeDetailsChange,
     ActionShowAddresses,
+    ValidateAddAddressForm,
+)
+from actions.changes import ActionConfirmChange
+from actions.payments import ActionListPaymentMethods, ActionListQuickCheckout
+from actions.profile import (
+    ActionProposeDetailsChange,
     ActionShowProfile,
     ActionUpdateDetails,
-    ValidateAddAddressForm,
     ValidateUpdateDetailsForm,
     is_company_change,
     parse_detail,

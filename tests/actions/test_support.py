@@ -7,13 +7,10 @@ from pathlib import Path
 from typing import Any, Dict
 
 import httpx
-import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from actions import reports, support, users
 from actions.changes import ActionConfirmChange
-from actions.forms import AccountFormValidation
 from actions.support import (
     ActionLeaveOpenServiceRequestForm,
     ActionListDocuments,
@@ -293,22 +290,3 @@ async def test_after_a_question_the_form_only_names_the_next_slot(services, run)
             "value": "service_request_description",
         }
     ]
-
-
-def test_the_domain_names_what_the_actions_implement():
-    """Every action of these areas' domain files exists; each form's validation checks its slots."""
-    implemented = {}
-    for module in (support, reports, users):
-        for value in vars(module).values():
-            if isinstance(value, type) and value.__module__ == module.__name__:
-                try:
-                    implemented[value().name()] = value
-                except TypeError:  # abstract helpers
-                    continue
-    for area in ("support", "reports", "users"):
-        domain = yaml.safe_load((ROOT / "domain" / f"{area}.yml").read_text(encoding="utf-8"))
-        assert set(domain["actions"]) <= set(implemented), area
-        for form, spec in domain["forms"].items():
-            validation = implemented[f"validate_{form}"]
-            assert issubclass(validation, AccountFormValidation)
-            assert list(validation.form_slots) == spec["required_slots"], form

@@ -1,0 +1,53 @@
+"""Payment types (masked cards) and quick-checkout profiles: read-only views."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import List
+
+from actions import i18n
+from actions.base import ListAction, Turn
+from bot.services import schemas
+
+
+def is_expired(card: schemas.PaymentMethodOut, today: dt.date) -> bool:
+    """A card is good through the last day of its expiry month."""
+    if not (card.exp_year and card.exp_month):
+        return False
+    return (card.exp_year, card.exp_month) < (today.year, today.month)
+
+
+class ActionListPaymentMethods(ListAction):
+    capability = "list_payment_methods"
+    response, empty_response = "utter_payment_methods", "utter_no_payment_methods"
+    lines_field = "methods"
+
+    def name(self) -> str:
+        return "action_list_payment_methods"
+
+    async def fetch(self, turn: Turn) -> List[schemas.PaymentMethodOut]:
+        return await turn.session.payment_methods()
+
+    def line(self, turn: Turn, item: schemas.PaymentMethodOut) -> str:
+        expired = is_expired(item, dt.date.today())
+        return f"• {item.masked} · {item.holder}" + (
+            f" · {i18n.status('expired', turn.language)}" if expired else ""
+        )
+
+
+class ActionListQuickCheckout(ListAction):
+    capability = "list_quick_checkout"
+    response, empty_response = "utter_quick_checkout", "utter_no_quick_checkout"
+    lines_field = "profiles"
+
+    def name(self) -> str:
+        return "action_list_quick_checkout"
+
+    async def fetch(self, turn: Turn) -> List[schemas.QuickCheckoutOut]:
+        return await turn.session.quick_checkout()
+
+    def line(self, turn: Turn, item: schemas.QuickCheckoutOut) -> str:
+        return (
+            f"• {item.name}: {item.shipping_method} · {item.address.label}, "
+            f"{item.address.line1}, {item.address.city} · {item.payment_method.masked}"
+        )
