@@ -1,0 +1,75 @@
+"""The NLU benchmark measures what it claims: held-out sets, enough of them, a true report."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+from rasa.shared.nlu.training_data.loading import load_data
+
+from bench import nlu_quality
+from bot.settings import PROJECT_ROOT
+
+
+def plain(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+
+
+def training_examples():
+    """Every example the model is trained on (the YAML files under data/nlu)."""
+    for path in sorted((PROJECT_ROOT / "data" / "nlu").rglob("*.yml")):
+        yield from load_data(str(path)).intent_examples
+
+
+@pytest.fixture(scope="module")
+def training_texts():
+    return {plain(m.get("text")) for m in training_examples()}
+
+
+@pytest.mark.parametrize("language", nlu_quality.LANGUAGES)
+def test_held_out_examples_are_never_trained_on(language, training_texts):
+    examples = nlu_quality.load_examples(nlu_quality.TEST_DIR / language / "test_nlu.yml")
+    leaked = [text for text, _, _ in examples if plain(text) in training_texts]
+    assert leaked == []
+
+
+@pytest.mark.parametrize("language", nlu_quality.LANGUAGES)
+def test_every_intent_has_at_least_ten_held_out_examples(language):
+    examples = nlu_quality.load_examples(nlu_quality.TEST_DIR / language / "test_nlu.yml")
+    per_intent = Counter(intent for _, intent, _ in examples)
+    trained = {m.get("intent") for m in training_examples()}
+    assert set(per_intent) == trained
+    assert min(per_intent.values()) >= 10, per_intent.most_common()[-3:]
+
+
+@pytest.mark.parametrize(
+    ("entity", "value", "expected"),
+    [
+        ("service_tag", "7xk-2m93", "7XK2M93"),
+        ("invoice_number", "inv 10000004", "INV-10000004"),
+        ("duration", "3 años", "3 años"),
+    ],
+)
+def test_identifiers_are_compared_as_the_actions_use_them(entity, value, expected):
+    assert nlu_quality.normalized(entity, value) == expected
+
+
+def test_the_report_gives_every_figure(tmp_path, monkeypatch):
+    monkeypatch.setattr(nlu_quality, "REPORT", tmp_path / "nlu.md")
+    result = {
+        "examples": 600,
+        "intent_accuracy": 0.956,
+        "intent_macro_f1": 0.957,
+        "oos_recall": 1.0,
+        "entity_f1": 0.98,
+        "entities": {"plan": {"f1": 0.9, "support": 15}},
+        "errors": [("pay it", "pay_invoice", "show_invoices")],
+    }
+    cv = {"accuracy": 0.97, "macro_f1": 0.968, "entities": {"DIETClassifier": 0.95}}
+    nlu_quality.write_report({"en": result}, cv, 42.0)
+    report = (tmp_path / "nlu.md").read_text(encoding="utf-8")
+    assert "| en | 600 | 0.956 | 0.957 | 1.000 | 0.980 |" in report
+    assert "| plan | 0.900 (n=15) |" in report
+    assert "intent accuracy 0.970, macro-F1 0.968; entity F1 (DIETClassifier) 0.950." in report
+    assert "- “pay it”: expected pay_invoice, got show_invoices" in report
