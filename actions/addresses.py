@@ -27,7 +27,7 @@ from rasa_sdk.forms import FormValidationAction
 from actions import i18n
 from actions.base import AccountAction, ListAction, Turn, language_of
 from actions.changes import propose, register
-from actions.forms import plain_words
+from actions.forms import plain_text
 from bot.services import schemas
 
 
@@ -71,16 +71,16 @@ def _countries() -> Dict[str, str]:
     for language in i18n.LANGUAGES:
         for code, name in Locale.parse(language).territories.items():
             if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES:
-                known[plain_words(code)] = code
-                known[plain_words(str(name))] = code
-                known.setdefault(plain_words(country_name(code, language)), code)
+                known[plain_text(code, ".")] = code
+                known[plain_text(str(name), ".")] = code
+                known.setdefault(plain_text(country_name(code, language), "."), code)
     known.update(_COUNTRY_ALIASES)
     return known
 
 
 def country_code(text: str) -> Optional[str]:
     """'mexico', 'México', 'mx', 'Alemania' -> ISO code; None for no known country."""
-    plain = plain_words(text)
+    plain = plain_text(text, ".")
     if plain.startswith("the "):
         plain = plain[4:]
     return _countries().get(plain)
@@ -92,7 +92,7 @@ _STATE_NAMES = frozenset({"georgia"})
 
 def country_after_city(text: str) -> Optional[str]:
     """'Canada' in 'Toronto, Canada'; only written-out names, as 'Denver, CO' means a state."""
-    plain = plain_words(text)
+    plain = plain_text(text, ".")
     if len(plain) <= 3 and plain not in _COUNTRY_ALIASES or plain in _STATE_NAMES:
         return None
     return country_code(text)
@@ -168,7 +168,7 @@ class ActionAddAddress(AccountAction):
         return "action_add_address"
 
     async def act(self, turn: Turn) -> None:
-        text = plain_words(turn.tracker.latest_message.get("text") or "")
+        text = plain_text(turn.tracker.latest_message.get("text") or "", ".")
         kind = "billing" if _BILLING_WORDS.search(text) else "shipping"
         country = turn.account.country
         turn.events.extend(_cleared(ADDRESS_SLOTS))

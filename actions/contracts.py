@@ -11,14 +11,13 @@ a change, and "yes" carries it out once (see `actions.changes`).
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any, Dict, List, Optional, Sequence
 
 from actions import i18n
 from actions.base import ListAction, Turn
 from actions.changes import propose, register
 from actions.devices import days_left, service_tags_in
-from actions.forms import AccountFormValidation, FormSubmission, LeaveForm
+from actions.forms import AccountFormValidation, FormSubmission, LeaveForm, plain_text
 from bot.client import errors
 from bot.services import schemas
 
@@ -54,13 +53,6 @@ _BARE_NUMBER = re.compile(rf"^\s*(?:for\s+|por\s+)?(?P<n>{_NUMBER})\s*$")
 _PART_OF = re.compile(r"\b(?:half|medio|media)\b")
 
 
-def _plain(text: str) -> str:
-    """Lower case, no accents, hyphens as spaces: 'Dos Años' -> 'dos anos'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"\s+", " ", bare.lower().replace("-", " ")).strip()
-
-
 def _number(text: str) -> float:
     if text in _NUMBER_WORDS:
         return float(_NUMBER_WORDS[text])
@@ -80,7 +72,7 @@ def normalize_duration(value: Any) -> Optional[int]:
         return int(value) if float(value).is_integer() else None
     if not isinstance(value, str):
         return None
-    text = _plain(value)
+    text = plain_text(value, "-")
     if _PART_OF.search(text):
         return None
     found = _AMOUNT.search(text) or _BARE_NUMBER.match(text)
@@ -99,7 +91,7 @@ def normalize_plan(value: Any) -> Optional[str]:
     """The plan code in what was said: 'ProSupport Plus' -> prosupport_plus, 'básico' -> basic."""
     if not isinstance(value, str):
         return None
-    text = _plain(value.replace("_", " "))
+    text = plain_text(value, "-_")
     compact = text.replace(" ", "")
     if "prosupportplus" in compact or re.search(r"\bplus\b", text):
         return "prosupport_plus"

@@ -100,17 +100,17 @@ class LeaveForm(Action, abc.ABC):
         return [SlotSet(name, None) for name in self.form_slots]
 
 
-def plain_text(text: str) -> str:
-    """Lower case without accents, to match what people type: 'Últimos DÍAS' -> 'ultimos dias'."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+def plain_text(text: str, as_spaces: str = "") -> str:
+    """What people type, folded for matching: lower case, no accents, one space between words.
 
-
-def plain_words(text: str) -> str:
-    """Lower case without accents or dots: 'EE. UU.' -> 'ee uu', 'México' -> 'mexico'."""
+    The characters in `as_spaces` count as spaces: ('EE. UU.', '.') -> 'ee uu',
+    ('Dos-Años', '-') -> 'dos anos', 'Últimos  DÍAS' -> 'ultimos dias'.
+    """
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(letters.replace(".", " ").split())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    for char in as_spaces:
+        bare = bare.replace(char, " ")
+    return " ".join(bare.split())
 
 
 def link_minutes(link: schemas.Link, now: Optional[dt.datetime] = None) -> int:

@@ -31,7 +31,7 @@ from rasa_sdk.forms import FormValidationAction
 from actions import i18n
 from actions.base import AccountAction, Turn
 from actions.changes import propose, register
-from actions.forms import plain_words
+from actions.forms import plain_text
 
 FIELDS = {target: i18n.field_codes(target) for target in ("profile", "company")}
 
@@ -127,7 +127,7 @@ def parse_detail(text: str) -> Tuple[Optional[str], Optional[str]]:
     if field is None:
         return None, None
     if field == "language":
-        words = re.findall(r"[^\W\d_]+", plain_words(text[end:]))
+        words = re.findall(r"[^\W\d_]+", plain_text(text[end:], "."))
         return field, next((w for w in words if w in _LANGUAGE_WORDS and len(w) > 2), None)
     after = _VALUE_AFTER.search(text[end:])
     value = after.group("value").strip().rstrip(".!?").strip() if after else ""
@@ -135,14 +135,14 @@ def parse_detail(text: str) -> Tuple[Optional[str], Optional[str]]:
 
 
 def is_company_change(text: str, field: Optional[str]) -> bool:
-    return field in ("legal_name", "tax_id") or bool(_COMPANY_WORDS.search(plain_words(text)))
+    return field in ("legal_name", "tax_id") or bool(_COMPANY_WORDS.search(plain_text(text, ".")))
 
 
 def clean_value(field: str, raw: str) -> Tuple[Optional[str], str]:
     """(the value as stored, "") or (None, the response explaining what is wrong)."""
     value = " ".join(str(raw).split())
     if field == "language":
-        code = _LANGUAGE_WORDS.get(plain_words(value))
+        code = _LANGUAGE_WORDS.get(plain_text(value, "."))
         return (code, "") if code else (None, "utter_invalid_profile_language")
     if field == "phone":
         return (value, "") if _PHONE.match(value) else (None, "utter_invalid_phone")
