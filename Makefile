@@ -42,6 +42,10 @@ train: bootstrap ## (re)train the assistant's model into models/assistant.tar.gz
 evaluate: bootstrap ## NLU quality per language on the held-out sets -> bench/reports/nlu.md
 	@$(PY) -m bench.nlu_quality $(if $(CV),--cv)
 
+bench: bootstrap ## benchmarks with reports in bench/reports: full training time, NLU quality
+	@$(PY) -m bench.training_time
+	@$(PY) -m bench.nlu_quality
+
 lint: $(STAMP) ## ruff lint and format check
 	@$(PY) -m ruff check bot actions tests && $(PY) -m ruff format --check bot actions tests
 

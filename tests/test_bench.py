@@ -1,14 +1,15 @@
-"""The NLU benchmark measures what it claims: held-out sets, enough of them, a true report."""
+"""The benchmarks measure what they claim: held-out sets, enough of them, true reports."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 
 import pytest
 from rasa.shared.nlu.training_data.loading import load_data
 
-from bench import nlu_quality
+from bench import nlu_quality, training_time
 from bot.settings import PROJECT_ROOT
 
 
@@ -73,3 +74,13 @@ def test_the_report_gives_every_figure(tmp_path, monkeypatch):
     assert "| plan | 0.900 (n=15) |" in report
     assert "intent accuracy 0.970, macro-F1 0.968; entity F1 (DIETClassifier) 0.950." in report
     assert "- “pay it”: expected pay_invoice, got show_invoices" in report
+
+
+def test_the_training_report_says_whether_the_target_was_met(tmp_path, monkeypatch):
+    monkeypatch.setattr(training_time, "REPORT", tmp_path / "training.md")
+    when = dt.datetime(2026, 11, 27, 4, 30, tzinfo=dt.timezone.utc)
+    training_time.write_report(273.4, True, when)
+    report = (tmp_path / "training.md").read_text(encoding="utf-8")
+    assert "| trained | 4 min 33 s | within 5 min 00 s |" in report
+    training_time.write_report(301, True, when)
+    assert "| 5 min 01 s | over 5 min 00 s |" in (tmp_path / "training.md").read_text()
