@@ -47,7 +47,7 @@ _NUMBER = r"\d+(?:[.,]\d+)?|" + "|".join(
 )
 _AMOUNT = re.compile(
     rf"(?<![\w.,])(?P<n>{_NUMBER})\s*(?:more\s+|additional\s+|extra\s+|mas\s+)?"
-    r"(?P<unit>years?|yrs?|anos?|months?|mes(?:es)?)\b"
+    r"(?P<unit>years?|yrs?|anos?|months?|mos?|mes(?:es)?)\b"
 )
 _BARE_NUMBER = re.compile(rf"^\s*(?:for\s+|por\s+)?(?P<n>{_NUMBER})\s*$")
 _PART_OF = re.compile(r"\b(?:half|medio|media)\b")
@@ -91,7 +91,7 @@ def normalize_plan(value: Any) -> Optional[str]:
     """The plan code in what was said: 'ProSupport Plus' -> prosupport_plus, 'básico' -> basic."""
     if not isinstance(value, str):
         return None
-    text = plain_text(value, "-_")
+    text = plain_text(value.replace("+", " plus "), "-_")
     compact = text.replace(" ", "")
     if "prosupportplus" in compact or re.search(r"\bplus\b", text):
         return "prosupport_plus"
