@@ -52,8 +52,8 @@ lint: $(STAMP) ## ruff lint and format check
 format: $(STAMP) ## apply ruff's formatting and safe fixes
 	@$(PY) -m ruff format bot actions tests && $(PY) -m ruff check --fix bot actions tests
 
-typecheck: $(STAMP) ## mypy on bot/ and actions/
-	@$(PY) -m mypy bot actions
+typecheck: $(STAMP) ## mypy on bot/, actions/ and bench/
+	@$(PY) -m mypy bot actions bench
 
 token: $(STAMP) .env ## demo token: make token EMAIL=ana.admin@acme.example
 	@$(PY) -m bot token $(EMAIL)
