@@ -84,3 +84,16 @@ def test_the_training_report_says_whether_the_target_was_met(tmp_path, monkeypat
     assert "| trained | 4 min 33 s | within 5 min 00 s |" in report
     training_time.write_report(301, True, when)
     assert "| 5 min 01 s | over 5 min 00 s |" in (tmp_path / "training.md").read_text()
+
+
+def test_an_extractor_is_scored_only_on_the_entities_it_looks_for():
+    report = {
+        "service_tag": {"precision": 1, "recall": 1, "f1-score": 1.0, "support": 30},
+        "email": {"precision": 1, "recall": 0.5, "f1-score": 0.5, "support": 10},
+        "role": {"precision": 0, "recall": 0, "f1-score": 0.0, "support": 60},
+        "no_entity": {"precision": 1, "recall": 1, "f1-score": 1.0, "support": 900},
+        "micro avg": {"precision": 1, "recall": 0.3, "f1-score": 0.46, "support": 100},
+    }
+    regex = nlu_quality.CV_EXTRACTORS["RegexEntityExtractor"]
+    assert nlu_quality.weighted_f1(report, regex) == (30 * 1.0 + 10 * 0.5) / 40
+    assert nlu_quality.weighted_f1(report, None) == (30 * 1.0 + 10 * 0.5) / 100
