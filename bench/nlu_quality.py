@@ -68,15 +68,17 @@ def f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def evaluate_language(agent: Any, language: str) -> Dict[str, Any]:
+def evaluate_language(agent: Any, language: str, path: Optional[Path] = None) -> Dict[str, Any]:
+    """Parse every example of `path` (default: the language's held-out set) and score it."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    examples = load_examples(TEST_DIR / language / "test_nlu.yml")
+    examples = load_examples(path or TEST_DIR / language / "test_nlu.yml")
     gold_intents, predicted_intents = [], []
     tp: Counter = Counter()
     fp: Counter = Counter()
     fn: Counter = Counter()
     errors = []
+    entity_errors = []
     loop = asyncio.new_event_loop()
     for text, intent, gold in track(examples, description=f"parsing {language}", console=console):
         parsed = loop.run_until_complete(agent.parse_message(text))
@@ -95,6 +97,8 @@ def evaluate_language(agent: Any, language: str) -> Dict[str, Any]:
             for e in parsed.get("entities", [])
             if e["entity"] not in IGNORED_ENTITIES
         }
+        if found != gold:
+            entity_errors.append((text, sorted(gold - found), sorted(found - gold)))
         for entity, _ in found & gold:
             tp[entity] += 1
         for entity, _ in found - gold:
@@ -130,6 +134,7 @@ def evaluate_language(agent: Any, language: str) -> Dict[str, Any]:
         "entity_f1": f1(micro_p, micro_r),
         "entities": entities,
         "errors": errors,
+        "entity_errors": entity_errors,
     }
 
 

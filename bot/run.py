@@ -6,6 +6,7 @@ server, portal, Slack app) join the `parts()` list.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -74,21 +75,33 @@ def _wait_healthy(part: Part, timeout: float = 300.0) -> bool:
     return False
 
 
-def stop(running: List[Part]) -> None:
-    for part in reversed(running):
-        if part.process and part.process.poll() is None:
-            part.process.send_signal(signal.SIGINT)
-    for part in reversed(running):
-        if part.process:
-            try:
-                part.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                part.process.kill()
+def stop(running: List[Part], grace: float = 15.0) -> None:
+    """Stop the parts, last started first; nothing is left running when this returns.
+
+    Each part gets SIGINT (Rasa and uvicorn shut down cleanly on it), then SIGTERM,
+    then SIGKILL, with a shared deadline so a stuck part cannot hold the others up.
+    """
+    steps = ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
+    for signum, seconds in steps:
+        alive = [p.process for p in reversed(running) if p.process and p.process.poll() is None]
+        if not alive:
+            return
+        for process in alive:
+            process.send_signal(signum)
+        deadline = time.monotonic() + seconds
+        for process in alive:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def run_all(settings: Settings) -> int:
     """Start the parts in order; returns when Ctrl-C is pressed or a part dies."""
     started: List[Part] = []
+    signal.signal(signal.SIGTERM, _interrupt)
     if assistant.model_is_stale():
         console.print("[bold]training the assistant's model (a few minutes on 2 cores)...[/bold]")
         if assistant.train() != 0 or not assistant.model_path().exists():
@@ -97,7 +110,11 @@ def run_all(settings: Settings) -> int:
     try:
         for part in parts(settings):
             with console.status(f"starting {part.name}..."):
-                part.process = subprocess.Popen(part.command, cwd=PROJECT_ROOT)
+                # Own session: a terminal's Ctrl-C reaches only this runner, which then
+                # stops the parts in order instead of all of them racing at once.
+                part.process = subprocess.Popen(
+                    part.command, cwd=PROJECT_ROOT, start_new_session=True
+                )
                 started.append(part)
                 if not _wait_healthy(part):
                     console.print(f"[red]{part.name} did not start; see its output above[/red]")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from bot.run import parts
+import signal
+import subprocess
+import sys
+
+from bot.run import Part, parts, stop
 from bot.settings import load_settings
 
 ENV = {
@@ -29,3 +33,33 @@ def test_rasa_api_needs_the_token_and_production_uses_its_own_stores():
     assert local[local.index("--endpoints") + 1] == "endpoints.yml"
     production = parts(load_settings(dict(ENV, APP_ENV="production"), env_file=None))[2].command
     assert production[production.index("--endpoints") + 1] == "endpoints.production.yml"
+
+
+def _process(code: str) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    process.stdout.readline()  # the child has installed its signal handlers
+    return process
+
+
+STUBBORN = """
+import signal, sys, time
+for signum in {signals}:
+    signal.signal(signum, signal.SIG_IGN)
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+def test_stop_leaves_nothing_running_even_when_a_part_ignores_ctrl_c():
+    polite = _process(STUBBORN.format(signals="[]"))
+    deaf_to_ctrl_c = _process(STUBBORN.format(signals="[signal.SIGINT]"))
+    deaf_to_both = _process(STUBBORN.format(signals="[signal.SIGINT, signal.SIGTERM]"))
+    running = [
+        Part(name, ["unused"], "http://unused", "unused", process)
+        for name, process in (("a", polite), ("b", deaf_to_ctrl_c), ("c", deaf_to_both))
+    ]
+    stop(running, grace=1.0)
+    assert polite.returncode == -signal.SIGINT
+    assert deaf_to_ctrl_c.returncode == -signal.SIGTERM
+    assert deaf_to_both.returncode == -signal.SIGKILL

@@ -1,0 +1,156 @@
+"""Blends DIET's intent distribution with a TF-IDF logistic regression's.
+
+Short commands and small talk ("ta", "so long", "hola de nuevo") are where DIET,
+trained for a few epochs to keep training within minutes, is least sure. A linear
+model over word and character n-grams learns from the same examples in seconds and
+makes different mistakes, so the average of the two distributions is right more
+often than either: on a 20% development split of the training data
+(`python -m bench.dev_split`) intent accuracy went from 0.83/0.86 (DIET alone,
+en/es) to 0.88/0.90.
+
+Runs after DIETClassifier (which must report its whole ranking, `ranking_length: 0`)
+and before FallbackClassifier, which then judges the blended confidence.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline, make_union
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "intent_ensemble.skops"
+# What the saved pipeline may be made of; loading refuses a file holding anything else.
+TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.")
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class IntentEnsemble(GraphComponent):
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return {
+            # Share of the linear model in the blend; the rest is DIET's.
+            "weight": 0.5,
+            # Inverse regularisation: the features are sparse and the data clean.
+            "C": 30.0,
+            "char_ngrams": [2, 5],
+            "ranking_length": 10,
+            "random_state": 42,
+        }
+
+    def __init__(
+        self,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        pipeline: Optional[Pipeline] = None,
+    ) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.pipeline = pipeline
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> IntentEnsemble:
+        return cls(config, model_storage, resource)
+
+    def _new_pipeline(self) -> Pipeline:
+        low, high = self.config["char_ngrams"]
+        features = make_union(
+            TfidfVectorizer(sublinear_tf=True),
+            TfidfVectorizer(
+                analyzer="char_wb", ngram_range=(low, high), sublinear_tf=True, min_df=2
+            ),
+        )
+        classifier = LogisticRegression(
+            C=self.config["C"], max_iter=3000, random_state=self.config["random_state"]
+        )
+        return make_pipeline(features, classifier)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [m for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT)]
+        if len({m.get(INTENT) for m in examples}) < 2:
+            logger.debug("IntentEnsemble needs at least two intents; it will pass DIET through.")
+            return self._resource
+        pipeline = self._new_pipeline()
+        pipeline.fit([m.get(TEXT) for m in examples], [m.get(INTENT) for m in examples])
+        self.pipeline = pipeline
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        import skops.io as sio
+
+        with self._model_storage.write_to(self._resource) as folder:
+            sio.dump(self.pipeline, folder / MODEL_FILE)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> IntentEnsemble:
+        import skops.io as sio
+
+        try:
+            with model_storage.read_from(resource) as folder:
+                path = folder / MODEL_FILE
+                types = sio.get_untrusted_types(file=path)
+                foreign = [t for t in types if not t.startswith(TRUSTED_MODULES)]
+                if foreign:
+                    raise RuntimeError(f"{path} holds types this component never saves: {foreign}")
+                pipeline = sio.load(path, trusted=types)
+        except ValueError:
+            # Nothing was trained (fewer than two intents): DIET's answer stands.
+            pipeline = None
+        return cls(config, model_storage, resource, pipeline)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self.pipeline is None:
+            return messages
+        scored = [m for m in messages if (m.get(TEXT) or "").strip() and m.get(INTENT_RANKING_KEY)]
+        if not scored:
+            return messages
+        probabilities = self.pipeline.predict_proba([m.get(TEXT) for m in scored])
+        classes = list(self.pipeline.classes_)
+        for message, linear in zip(scored, probabilities, strict=True):
+            self._blend(message, classes, linear)
+        return messages
+
+    def _blend(self, message: Message, classes: List[str], linear: np.ndarray) -> None:
+        weight = self.config["weight"]
+        blended = {name: weight * float(p) for name, p in zip(classes, linear, strict=True)}
+        for entry in message.get(INTENT_RANKING_KEY):
+            name = entry["name"]
+            blended[name] = blended.get(name, 0.0) + (1 - weight) * float(entry["confidence"])
+        ranking = sorted(
+            ({"name": name, "confidence": confidence} for name, confidence in blended.items()),
+            key=lambda entry: -entry["confidence"],
+        )
+        message.set(INTENT, ranking[0], add_to_output=True)
+        length = self.config["ranking_length"]
+        message.set(INTENT_RANKING_KEY, ranking[:length] if length else ranking, add_to_output=True)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
