@@ -38,10 +38,13 @@ console = Console()
 
 
 def normalized(entity: str, value: object) -> str:
-    """Compare values as the actions use them: ids in upper case, tags without separators."""
+    """Compare values as the actions use them: ids in upper case, tags without separators,
+    account names in any case (the actions match them case-insensitively)."""
     from bot.services.schemas import normalize_service_tag
 
     text = str(value)
+    if entity == "account_name":
+        return text.casefold()
     if entity == "service_tag":
         return normalize_service_tag(text)
     if entity == "invoice_number":

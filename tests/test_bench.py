@@ -50,6 +50,7 @@ def test_every_intent_has_at_least_ten_held_out_examples(language):
         ("service_tag", "7xk-2m93", "7XK2M93"),
         ("invoice_number", "inv 10000004", "INV-10000004"),
         ("duration", "3 años", "3 años"),
+        ("account_name", "Globex México", "globex méxico"),
     ],
 )
 def test_identifiers_are_compared_as_the_actions_use_them(entity, value, expected):
