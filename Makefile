@@ -7,10 +7,10 @@ LOCK_HASH := $(shell sha1sum requirements.lock | cut -c1-12)
 STAMP := $(VENV)/.installed-$(LOCK_HASH)
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap run test train evaluate lint format typecheck bench lock token clean db
+.PHONY: help bootstrap run test train evaluate lint format typecheck bench dev-split lock token clean db
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 bootstrap: $(STAMP) .env db ## virtualenv + .env with fresh secrets + migrated, seeded database
 
@@ -41,6 +41,9 @@ train: bootstrap ## (re)train the assistant's model into models/assistant.tar.gz
 
 evaluate: bootstrap ## NLU quality per language on the held-out sets -> bench/reports/nlu.md
 	@$(PY) -m bench.nlu_quality $(if $(CV),--cv)
+
+dev-split: bootstrap ## tune the NLU on an 80/20 split of the training data (CONFIG=other.yml to compare)
+	@$(PY) -m bench.dev_split $(if $(CONFIG),--config $(CONFIG))
 
 bench: bootstrap ## benchmarks with reports in bench/reports: full training time, NLU quality
 	@$(PY) -m bench.training_time

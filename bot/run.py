@@ -101,13 +101,18 @@ def _interrupt(signum: int, frame: object) -> None:
 def run_all(settings: Settings) -> int:
     """Start the parts in order; returns when Ctrl-C is pressed or a part dies."""
     started: List[Part] = []
+    # Explicit handlers: a runner started from a script or with `&` inherits an ignored
+    # SIGINT, and the parts it starts would inherit that too (handlers reset on exec).
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    if assistant.model_is_stale():
-        console.print("[bold]training the assistant's model (a few minutes on 2 cores)...[/bold]")
-        if assistant.train() != 0 or not assistant.model_path().exists():
-            console.print("[red]training failed; see the output above[/red]")
-            return 1
     try:
+        if assistant.model_is_stale():
+            console.print(
+                "[bold]training the assistant's model (a few minutes on 2 cores)...[/bold]"
+            )
+            if assistant.train() != 0 or not assistant.model_path().exists():
+                console.print("[red]training failed; see the output above[/red]")
+                return 1
         for part in parts(settings):
             with console.status(f"starting {part.name}..."):
                 # Own session: a terminal's Ctrl-C reaches only this runner, which then

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
+import time
+
+import httpx
 
 from bot.run import Part, parts, stop
-from bot.settings import load_settings
+from bot.settings import PROJECT_ROOT, load_settings
 
 ENV = {
     "TOKEN_SECRET": "t" * 40,
@@ -63,3 +67,62 @@ def test_stop_leaves_nothing_running_even_when_a_part_ignores_ctrl_c():
     assert polite.returncode == -signal.SIGINT
     assert deaf_to_ctrl_c.returncode == -signal.SIGTERM
     assert deaf_to_both.returncode == -signal.SIGKILL
+
+
+RUNNER = """
+import sys
+from bot import assistant, run
+from bot.run import Part
+
+assistant.model_is_stale = lambda: False
+ports = [int(p) for p in sys.argv[1:]]
+run.parts = lambda settings: [
+    Part(
+        f"part {port}",
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        f"http://127.0.0.1:{port}/",
+        f"http://127.0.0.1:{port}/",
+    )
+    for port in ports
+]
+sys.exit(run.run_all(None))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_ctrl_c_stops_the_runner_and_every_part_even_when_started_in_the_background():
+    # `command &` in a script starts the runner with SIGINT ignored; it must still stop.
+    ports = [_free_port(), _free_port()]
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, *map(str, ports)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not all(_answers(port) for port in ports):
+            assert runner.poll() is None and time.monotonic() < deadline, "parts did not start"
+            time.sleep(0.3)
+        runner.send_signal(signal.SIGINT)
+        assert runner.wait(timeout=30) == 0
+        assert not any(_answers(port) for port in ports)
+    finally:
+        if runner.poll() is None:  # the runner stops its parts on SIGTERM
+            runner.terminate()
+            try:
+                runner.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                runner.kill()
