@@ -15,16 +15,14 @@ values, and so do two service tags side by side. Only the types listed in
 
 from __future__ import annotations
 
-import json
-from typing import Any, Collection, Dict, List, Mapping, Optional, Set
+from typing import Any, Collection, Dict, List, Mapping, Set
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.learned_values import LearnedValues
 
 
 def spoken(text: str) -> str:
@@ -63,39 +61,10 @@ def joined(
     return result
 
 
-KNOWN_FILE = "known_values.json"
-
-
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
-class EntityJoiner(GraphComponent):
-    @staticmethod
-    def get_default_config() -> Dict[str, Any]:
-        return {"entities": []}
-
-    def __init__(
-        self,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        known: Optional[Dict[str, Set[str]]] = None,
-    ) -> None:
-        self.types = frozenset(config.get("entities") or [])
-        self._model_storage = model_storage
-        self._resource = resource
-        self.known: Dict[str, Set[str]] = known or {}
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> EntityJoiner:
-        return cls(config, model_storage, resource)
-
-    def train(self, training_data: TrainingData) -> Resource:
-        """Learn every multi-word value of the listed types: annotated spans and synonyms."""
+class EntityJoiner(LearnedValues):
+    def learn(self, training_data: TrainingData) -> Dict[str, Set[str]]:
+        """Every multi-word value of the listed types: annotated spans and synonyms."""
         known: Dict[str, Set[str]] = {name: set() for name in self.types}
         canonical: Dict[str, str] = {}
         for message in training_data.entity_examples:
@@ -108,28 +77,7 @@ class EntityJoiner(GraphComponent):
             entity = canonical.get(str(value).casefold())
             if entity is not None:
                 known[entity].add(spoken(surface))
-        self.known = {name: {v for v in values if " " in v} for name, values in known.items()}
-        with self._model_storage.write_to(self._resource) as folder:
-            (folder / KNOWN_FILE).write_text(
-                json.dumps({name: sorted(values) for name, values in self.known.items()})
-            )
-        return self._resource
-
-    @classmethod
-    def load(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> EntityJoiner:
-        try:
-            with model_storage.read_from(resource) as folder:
-                saved = json.loads((folder / KNOWN_FILE).read_text())
-        except ValueError:
-            saved = {}  # trained on data without entities: nothing to join
-        return cls(config, model_storage, resource, {k: set(v) for k, v in saved.items()})
+        return {name: {v for v in values if " " in v} for name, values in known.items()}
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -137,10 +85,7 @@ class EntityJoiner(GraphComponent):
             if len(entities) > 1:
                 message.set(
                     ENTITIES,
-                    joined(message.get(TEXT) or "", entities, self.known),
+                    joined(message.get(TEXT) or "", entities, self.values),
                     add_to_output=True,
                 )
         return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
