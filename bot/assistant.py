@@ -14,7 +14,9 @@ from typing import List
 from bot.settings import PROJECT_ROOT, Settings
 
 MODELS_DIR = PROJECT_ROOT / "models"
-TRAINING_INPUTS = ("config.yml", "domain", "data")
+# What a model is built from: the pipeline, the domain, the data and the code of the
+# custom NLU components (a model saved by older component code may not load in newer).
+TRAINING_INPUTS = ("config.yml", "domain", "data", "bot/nlu")
 
 
 def train_command(out: Path = MODELS_DIR, fixed_name: str = "assistant") -> List[str]:
@@ -48,7 +50,7 @@ def model_is_stale(out: Path = MODELS_DIR, fixed_name: str = "assistant") -> boo
     built = model.stat().st_mtime
     for name in TRAINING_INPUTS:
         path = PROJECT_ROOT / name
-        files = [path] if path.is_file() else list(path.rglob("*.yml"))
+        files = [path] if path.is_file() else [*path.rglob("*.yml"), *path.rglob("*.py")]
         if any(f.stat().st_mtime > built for f in files):
             return True
     return False
