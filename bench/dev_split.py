@@ -23,7 +23,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.nlu_quality import LANGUAGES, evaluate_language
+from bench.nlu_quality import LANGUAGES, evaluate_language, summary_table
 from bot.settings import PROJECT_ROOT
 
 DATA_DIR = PROJECT_ROOT / "data" / "nlu"
@@ -76,19 +76,9 @@ def main() -> int:
             language: evaluate_language(agent, language, folder / f"dev_{language}.yml")
             for language in LANGUAGES
         }
-    table = Table(title=f"dev split ({args.config.name}, NLU training {seconds:.0f} s)")
-    for column in ("language", "examples", "intent acc", "macro-F1", "oos recall", "entity F1"):
-        table.add_column(column)
-    for language, r in results.items():
-        table.add_row(
-            language,
-            str(r["examples"]),
-            f"{r['intent_accuracy']:.3f}",
-            f"{r['intent_macro_f1']:.3f}",
-            f"{r['oos_recall']:.3f}",
-            f"{r['entity_f1']:.3f}",
-        )
-    console.print(table)
+    console.print(
+        summary_table(results, f"dev split ({args.config.name}, NLU training {seconds:.0f} s)")
+    )
     entities = Table(title="entity F1 per entity (dev split)")
     entities.add_column("entity")
     for language in results:

@@ -202,6 +202,23 @@ def weighted_f1(report: Dict[str, Any], labels: Optional[Set[str]]) -> float:
     )
 
 
+def summary_table(results: Dict[str, Dict[str, Any]], title: str) -> Table:
+    """One row per language: examples, intent accuracy, macro-F1, OOS recall, entity F1."""
+    table = Table(title=title)
+    for column in ("language", "examples", "intent acc", "macro-F1", "oos recall", "entity F1"):
+        table.add_column(column)
+    for language, r in results.items():
+        table.add_row(
+            language,
+            str(r["examples"]),
+            f"{r['intent_accuracy']:.3f}",
+            f"{r['intent_macro_f1']:.3f}",
+            f"{r['oos_recall']:.3f}",
+            f"{r['entity_f1']:.3f}",
+        )
+    return table
+
+
 def write_report(results: Dict[str, Dict[str, Any]], cv: Dict[str, Any], seconds: float) -> None:
     lines = [
         "# NLU quality",
@@ -281,18 +298,7 @@ def main() -> int:
     cv = cross_validate() if args.cv else {}
     if not args.no_report:
         write_report(results, cv, time.monotonic() - started)
-    table = Table(title="NLU quality (held-out)")
-    for column in ("language", "intent acc", "macro-F1", "oos recall", "entity F1"):
-        table.add_column(column)
-    for language, r in results.items():
-        table.add_row(
-            language,
-            f"{r['intent_accuracy']:.3f}",
-            f"{r['intent_macro_f1']:.3f}",
-            f"{r['oos_recall']:.3f}",
-            f"{r['entity_f1']:.3f}",
-        )
-    console.print(table)
+    console.print(summary_table(results, "NLU quality (held-out)"))
     if cv:
         entities = ", ".join(f"{name} entity F1 {f1:.3f}" for name, f1 in cv["entities"].items())
         console.print(

@@ -67,16 +67,13 @@ class EntityJoiner(LearnedValues):
         """Every multi-word value of the listed types: annotated spans and synonyms."""
         known: Dict[str, Set[str]] = {name: set() for name in self.types}
         canonical: Dict[str, str] = {}
-        for message in training_data.entity_examples:
-            text = message.get(TEXT) or ""
-            for entity in message.get(ENTITIES) or []:
-                if entity["entity"] in self.types:
-                    known[entity["entity"]].add(spoken(text[entity["start"] : entity["end"]]))
-                    canonical[str(entity.get("value", "")).casefold()] = entity["entity"]
-        for surface, value in training_data.entity_synonyms.items():
-            entity = canonical.get(str(value).casefold())
-            if entity is not None:
-                known[entity].add(spoken(surface))
+        for entity, surface, value in self.annotations(training_data):
+            known[entity].add(spoken(surface))
+            canonical[value.casefold()] = entity
+        for synonym, target in training_data.entity_synonyms.items():
+            owner = canonical.get(str(target).casefold())
+            if owner is not None:
+                known[owner].add(spoken(synonym))
         return {name: {v for v in values if " " in v} for name, values in known.items()}
 
     def process(self, messages: List[Message]) -> List[Message]:

@@ -8,11 +8,12 @@ values it may keep. Both are configured with the entity types they look after
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional, Set, TypeVar
+from typing import Any, Dict, Iterator, Optional, Set, Tuple, TypeVar
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 VALUES_FILE = "values.json"
@@ -35,6 +36,15 @@ class LearnedValues(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self.values: Dict[str, Set[str]] = values or {}
+
+    def annotations(self, training_data: TrainingData) -> Iterator[Tuple[str, str, str]]:
+        """(type, text as written, annotated value) of every annotation of a listed type."""
+        for message in training_data.entity_examples:
+            text = message.get(TEXT) or ""
+            for entity in message.get(ENTITIES) or []:
+                if entity["entity"] in self.types:
+                    surface = text[entity["start"] : entity["end"]]
+                    yield entity["entity"], surface, str(entity.get("value", surface))
 
     def learn(self, training_data: TrainingData) -> Dict[str, Set[str]]:
         """The values per listed type this component needs (subclasses say which)."""

@@ -27,11 +27,8 @@ class ClosedValueFilter(LearnedValues):
         """Each listed type's canonical values, as the synonyms leave them."""
         synonyms = {k.casefold(): str(v) for k, v in training_data.entity_synonyms.items()}
         values: Dict[str, Set[str]] = {name: set() for name in self.types}
-        for message in training_data.entity_examples:
-            for entity in message.get(ENTITIES) or []:
-                if entity["entity"] in self.types:
-                    value = str(entity.get("value", ""))
-                    values[entity["entity"]].add(synonyms.get(value.casefold(), value).casefold())
+        for entity, _, value in self.annotations(training_data):
+            values[entity].add(synonyms.get(value.casefold(), value).casefold())
         return values
 
     def keeps(self, entity: Dict[str, Any]) -> bool:
