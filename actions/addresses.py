@@ -24,10 +24,11 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions import i18n
+from actions import i18n, view
 from actions.base import AccountAction, ListAction, Turn, language_of
 from actions.changes import propose, register
 from actions.forms import plain_text
+from bot.chat.replies import ConfirmationData, Item
 from bot.services import schemas
 
 
@@ -134,9 +135,26 @@ def address_line(turn: Turn, a: schemas.AddressOut) -> str:
     )
 
 
+def address_item(turn: Turn, a: schemas.AddressOut) -> Item:
+    return Item(
+        id=str(a.id),
+        title=a.label,
+        subtitle=i18n.address_kind(a.kind, turn.language),
+        fields=view.fields(
+            turn,
+            street=a.line1,
+            city=a.city,
+            region=a.region,
+            postal_code=a.postal_code,
+            country=country_name(a.country, turn.language),
+        ),
+    )
+
+
 class ActionShowAddresses(ListAction):
     capability = "show_addresses"
     response, empty_response, lines_field = "utter_addresses", "utter_no_addresses", "addresses"
+    kind = "addresses"
 
     def name(self) -> str:
         return "action_show_addresses"
@@ -146,6 +164,9 @@ class ActionShowAddresses(ListAction):
 
     def line(self, turn: Turn, item: schemas.AddressOut) -> str:
         return address_line(turn, item)
+
+    def item(self, turn: Turn, item: schemas.AddressOut) -> Item:
+        return address_item(turn, item)
 
 
 # --- add an address ---------------------------------------------------------------------
@@ -272,8 +293,23 @@ class ActionProposeAddress(AccountAction):
         if not all(params.values()):
             turn.say("utter_invalid_input")
             return
-        turn.say(
+        summary = ConfirmationData(
+            "add_address",
+            params["label"],
+            view.fields(
+                turn,
+                label=params["label"],
+                kind=i18n.address_kind(params["kind"], turn.language),
+                street=params["line1"],
+                city=params["city"],
+                postal_code=params["postal_code"],
+                country=country_name(params["country"], turn.language),
+                account=turn.account.name,
+            ),
+        )
+        turn.show(
             "utter_address_summary",
+            summary,
             account=turn.account.name,
             label=params["label"],
             kind=i18n.address_kind(params["kind"], turn.language),

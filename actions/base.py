@@ -3,13 +3,18 @@
 A concrete action names its capability (a row of the permission table) and
 implements `act()`: read slots, call one method of the typed client, map the
 result to responses. The base class does the rest, in this order:
-  1. identity: the token from the latest message (none -> ask to sign in);
-  2. the active account: the `active_account` slot (after a switch) wins over
-     the token's own account, through the services' switch endpoint;
+  1. identity: the turn's token from the message metadata (`bot.chat.metadata`),
+     verified here with the services' public key (none -> ask to sign in);
+  2. the account it acts in (`account_in_effect`): the page's account (the
+     token's) whenever a session starts or the page changes account; a switch
+     made in the chat (`active_account`) until then; an account named in the
+     request (and the person's) for that request only, said in the reply;
   3. the permission table decides; a denial is explained by the rule that
      failed and nothing is fetched;
   4. client errors become their own responses (expired session, not found,
      unavailable, conflict, invalid input) - never raw backend text.
+A turn costs one call to the services: `/me` is cached briefly by the client,
+and the account is chosen per request (a header), not by minting a new token.
 """
 
 from __future__ import annotations
@@ -17,26 +22,37 @@ from __future__ import annotations
 import abc
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import i18n
-from actions.services import account_services
+from actions.services import account_services, token_verifier
+from bot.accounts import choose_account
+from bot.chat import identity as chat_identity
+from bot.chat import replies
+from bot.chat.metadata import ChatMetadata
+from bot.chat.replies import CardData, ConfirmationData, ListData
 from bot.client import AccountSession, errors
 from bot.policy import Decision, Subject, load_table
 from bot.services import schemas
 
+Data = Union[ListData, CardData, ConfirmationData]
+
 log = logging.getLogger(__name__)
 
 
+def turn_metadata(tracker: Tracker) -> Optional[ChatMetadata]:
+    """The metadata contract of the latest message (None: not from a chat channel)."""
+    return ChatMetadata.of(tracker.latest_message or {})
+
+
 def message_token(tracker: Tracker) -> Optional[str]:
-    """The verified bearer token the channel attached to the latest message."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    token = metadata.get("token")
-    return token if isinstance(token, str) and token else None
+    """The turn's token the channel attached to the latest message (never stored)."""
+    metadata = turn_metadata(tracker)
+    return metadata.credential if metadata else None
 
 
 def language_of(tracker: Tracker) -> str:
@@ -78,6 +94,11 @@ class Turn:
     def say(self, response: str, **values: Any) -> None:
         self.dispatcher.utter_message(response=response, **values)
 
+    def show(self, response: str, data: Optional[Data], **values: Any) -> None:
+        """Send a domain response with what it shows as data, for channels that render it."""
+        json_message = data.as_json() if data is not None else None
+        self.dispatcher.utter_message(response=response, json_message=json_message, **values)
+
     def money(self, amount: schemas.Money) -> str:
         return i18n.money(amount, self.language)
 
@@ -103,7 +124,7 @@ def explain_denial(
         response=f"utter_denied_{reason}",
         role=i18n.role(me.role if me else None, language),
         account=account.name if account else "",
-        account_type=account.type if account else "",
+        account_type=i18n.account_type(account.type if account else "", language),
         country=i18n.country(account.country if account else "", language),
         admins=i18n.people(helpers, language),
     )
@@ -125,6 +146,10 @@ class AccountAction(Action, abc.ABC):
     async def act(self, turn: Turn) -> None:
         """Do the work; append events to `turn.events`."""
 
+    # Changes and forms run in the conversation's account only: an account named in passing
+    # applies to reads; to change something elsewhere the person switches first.
+    named_account_allowed: bool = True
+
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
@@ -133,13 +158,20 @@ class AccountAction(Action, abc.ABC):
         if token is None:
             dispatcher.utter_message(response="utter_sign_in_required")
             return []
-        services = account_services()
+        try:
+            person = token_verifier().from_token(token, "portal")
+        except chat_identity.SessionExpired:
+            dispatcher.utter_message(response="utter_session_expired")
+            return []
+        except chat_identity.InvalidCredential:
+            dispatcher.utter_message(response="utter_sign_in_required")
+            return []
         events: List[EventType] = []
         me: Optional[schemas.Me] = None
         try:
-            session = services.as_user(token)
-            me = await session.me()
-            session, me = await self._active_account(session, me, tracker, events)
+            session, me = await self.account_in_effect(dispatcher, tracker, person, events)
+            if session is None or me is None:
+                return events
             capability = self.capability_for(tracker)
             decision = load_table().decide(capability, subject_of(me))
             if not decision.allowed:
@@ -175,23 +207,59 @@ class AccountAction(Action, abc.ABC):
             dispatcher.utter_message(response="utter_services_unavailable")
         return events
 
-    async def _active_account(
+    async def account_in_effect(
         self,
-        session: AccountSession,
-        me: schemas.Me,
+        dispatcher: CollectingDispatcher,
         tracker: Tracker,
+        person: chat_identity.ChatIdentity,
         events: List[EventType],
-    ) -> tuple[AccountSession, schemas.Me]:
-        """Follow a conversational account switch made earlier in this conversation."""
-        wanted = tracker.get_slot("active_account")
-        if not wanted or (me.account and me.account.name == wanted):
-            return session, me
-        if wanted not in {a.name for a in me.accounts}:
+    ) -> Tuple[Optional[AccountSession], Optional[schemas.Me]]:
+        """The session and `/me` for the account this request acts in (None: already answered).
+
+        The page's account (the token's) is authoritative when a session starts or
+        the page changes account: then a switch made earlier in the chat is
+        forgotten. Otherwise a switch made in the chat holds. An account named in
+        the request, if it is one of the person's, is used for this request only.
+        """
+        page = person.account_id
+        chosen = tracker.get_slot("active_account")
+        if tracker.get_slot("page_account") != page:
+            events.extend([SlotSet("page_account", page), SlotSet("active_account", None)])
+            chosen = None
+        base = account_services().as_user(person.credential, user_id=person.user_id)
+        session = base.in_account(chosen if isinstance(chosen, int) else page)
+        try:
+            me = await session.me()
+        except errors.NotFound:
+            # The account switched to in the chat is no longer theirs: back to the page's.
             events.append(SlotSet("active_account", None))
+            session = base.in_account(page)
+            me = await session.me()
+        named = self.named_account(tracker)
+        if named is None or me.account is None:
             return session, me
-        switched = await session.switch_account(wanted)
-        session = account_services().as_user(switched.token)
-        return session, await session.me()
+        target = choose_account(named, me.accounts, name=lambda a: a.name)
+        if target is None:
+            dispatcher.utter_message(
+                response="utter_account_not_yours",
+                account=named,
+                accounts=", ".join(a.name for a in me.accounts) or "—",
+            )
+            return None, None
+        if target.id == me.account.id:
+            return session, me
+        if not self.named_account_allowed:
+            dispatcher.utter_message(response="utter_switch_first", account=target.name)
+            return None, None
+        session = base.in_account(target.id)
+        me = await session.me()
+        dispatcher.utter_message(response="utter_answering_for_account", account=target.name)
+        return session, me
+
+    def named_account(self, tracker: Tracker) -> Optional[str]:
+        """An account the latest message names for this request (not a switch)."""
+        value = next(iter(tracker.get_latest_entity_values("account_name")), None)
+        return value if isinstance(value, str) and value.strip() else None
 
 
 class ListAction(AccountAction, abc.ABC):
@@ -206,6 +274,8 @@ class ListAction(AccountAction, abc.ABC):
     response: str = ""
     empty_response: str = ""
     lines_field: str = ""
+    # The `kind` of the structured list the channels render (bot.chat.replies).
+    kind: str = ""
 
     @abc.abstractmethod
     async def fetch(self, turn: Turn) -> Sequence[Any]:
@@ -219,6 +289,10 @@ class ListAction(AccountAction, abc.ABC):
         """Further values both responses need (e.g. the period of a list)."""
         return {}
 
+    def item(self, turn: Turn, item: Any) -> Optional[replies.Item]:
+        """One item as structured data (None: this list sends text only)."""
+        return None
+
     async def act(self, turn: Turn) -> None:
         items = await self.fetch(turn)
         values = {"account": turn.account.name, **self.values(turn)}
@@ -226,4 +300,10 @@ class ListAction(AccountAction, abc.ABC):
             turn.say(self.empty_response, **values)
             return
         lines = "\n".join(self.line(turn, item) for item in items)
-        turn.say(self.response, count=len(items), **{self.lines_field: lines}, **values)
+        shown = [self.item(turn, item) for item in items]
+        data = (
+            ListData(self.kind, turn.account.name, [i for i in shown if i is not None])
+            if self.kind and all(i is not None for i in shown)
+            else None
+        )
+        turn.show(self.response, data, count=len(items), **{self.lines_field: lines}, **values)

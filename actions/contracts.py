@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional, Sequence
 
-from actions import i18n
+from actions import i18n, view
 from actions.base import ListAction, Turn
 from actions.changes import propose, register
 from actions.devices import days_left, service_tags_in
 from actions.forms import AccountFormValidation, FormSubmission, LeaveForm, plain_text
+from bot.chat.replies import ConfirmationData, Item
 from bot.client import errors
 from bot.services import schemas
 
@@ -29,7 +30,6 @@ FORM_SLOTS = {
     RENEW_FORM: ("service_tags", "duration", "plan"),
     UPGRADE_FORM: ("service_tags", "plan"),
 }
-_YEARS_LABEL = {"en": ("1 year", "{n} years"), "es": ("1 año", "{n} años")}
 
 # --- what people type, normalised -------------------------------------------------------
 
@@ -103,8 +103,7 @@ def normalize_plan(value: Any) -> Optional[str]:
 
 
 def years_label(years: int, language: str) -> str:
-    one, many = _YEARS_LABEL.get(language, _YEARS_LABEL["en"])
-    return one if years == 1 else many.format(n=years)
+    return i18n.years(years, language)
 
 
 # --- listing ----------------------------------------------------------------------------
@@ -119,11 +118,27 @@ def contract_line(turn: Turn, contract: schemas.ContractOut) -> str:
     )
 
 
+def contract_item(turn: Turn, contract: schemas.ContractOut) -> Item:
+    return Item(
+        id=contract.number,
+        title=contract.service_tag,
+        subtitle=contract.product,
+        status=view.status(turn, contract.status),
+        fields=view.fields(
+            turn,
+            plan=i18n.plan(contract.plan, turn.language),
+            ends_on=turn.day(contract.ends_on),
+            days_left=days_left(contract.days_left, turn.language),
+        ),
+    )
+
+
 class ActionListServiceContracts(ListAction):
     """The account's contracts, those ending soonest first (the services' order)."""
 
     capability = "list_service_contracts"
     response, empty_response, lines_field = "utter_contracts", "utter_no_contracts", "contracts"
+    kind = "contracts"
 
     def name(self) -> str:
         return "action_list_service_contracts"
@@ -133,6 +148,9 @@ class ActionListServiceContracts(ListAction):
 
     def line(self, turn: Turn, item: schemas.ContractOut) -> str:
         return contract_line(turn, item)
+
+    def item(self, turn: Turn, item: schemas.ContractOut) -> Item:
+        return contract_item(turn, item)
 
 
 # --- the forms' validation --------------------------------------------------------------
@@ -270,15 +288,27 @@ class ActionQuoteContractRenewal(FormSubmission):
         except (errors.NotFound, errors.Conflict) as problem:  # changed since the form checked
             say_problem(turn, problem, plan)
             return
-        turn.say(
+        lines = [
+            f"{line.service_tag} · {turn.day(line.current_end)} → "
+            f"{turn.day(line.new_end)} · {turn.money(line.price)}"
+            for line in quote.lines
+        ]
+        summary = ConfirmationData(
+            "renew_contracts",
+            i18n.plan(plan, turn.language),
+            [
+                view.field(turn, "plan", i18n.plan(plan, turn.language)),
+                view.field(turn, "duration", years_label(years, turn.language)),
+                *(view.field(turn, "service_tag", line) for line in lines),
+                view.field(turn, "total", turn.money(quote.total)),
+            ],
+        )
+        turn.show(
             "utter_renewal_quote",
+            summary,
             plan=i18n.plan(plan, turn.language),
             years=years_label(years, turn.language),
-            lines="\n".join(
-                f"• {line.service_tag} · {turn.day(line.current_end)} → "
-                f"{turn.day(line.new_end)} · {turn.money(line.price)}"
-                for line in quote.lines
-            ),
+            lines="\n".join(f"• {line}" for line in lines),
             total=turn.money(quote.total),
         )
         tags = [line.service_tag for line in quote.lines]
@@ -299,15 +329,26 @@ class ActionQuoteContractUpgrade(FormSubmission):
         except (errors.NotFound, errors.Conflict) as problem:  # changed since the form checked
             say_problem(turn, problem, plan)
             return
-        turn.say(
+        lines = [
+            f"{line.service_tag} · {i18n.plan(line.current_plan, turn.language)} → "
+            f"{i18n.plan(line.new_plan, turn.language)} · {turn.day(line.new_end)} · "
+            f"{turn.money(line.price)}"
+            for line in quote.lines
+        ]
+        summary = ConfirmationData(
+            "upgrade_contracts",
+            i18n.plan(plan, turn.language),
+            [
+                view.field(turn, "plan", i18n.plan(plan, turn.language)),
+                *(view.field(turn, "service_tag", line) for line in lines),
+                view.field(turn, "total", turn.money(quote.total)),
+            ],
+        )
+        turn.show(
             "utter_upgrade_quote",
+            summary,
             plan=i18n.plan(plan, turn.language),
-            lines="\n".join(
-                f"• {line.service_tag} · {i18n.plan(line.current_plan, turn.language)} → "
-                f"{i18n.plan(line.new_plan, turn.language)} · {turn.day(line.new_end)} · "
-                f"{turn.money(line.price)}"
-                for line in quote.lines
-            ),
+            lines="\n".join(f"• {line}" for line in lines),
             total=turn.money(quote.total),
         )
         tags = [line.service_tag for line in quote.lines]

@@ -5,27 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List
 
-from actions import i18n
+from actions import i18n, view
 from actions.base import AccountAction, ListAction, Turn
+from bot.chat.replies import CardData, Item
 from bot.services import schemas
 
-# Plan names are product names; only "Basic" is translated.
-_DAYS = {
-    "en": {
-        "left_one": "1 day left",
-        "left": "{n} days left",
-        "today": "ends today",
-        "ago_one": "1 day ago",
-        "ago": "{n} days ago",
-    },
-    "es": {
-        "left_one": "queda 1 día",
-        "left": "quedan {n} días",
-        "today": "termina hoy",
-        "ago_one": "hace 1 día",
-        "ago": "hace {n} días",
-    },
-}
 # The shapes users type a service tag in: 7XK2M93, 7xk2m93, 7XK-2M93, 7XK 2M93.
 # Same as the NLU regexes (data/nlu/*/lookups.yml): a plain 7-letter word is not a tag.
 TAG_IN_TEXT = re.compile(
@@ -37,12 +21,7 @@ TAG_IN_TEXT = re.compile(
 
 def days_left(days: int, language: str) -> str:
     """'25 days left' for a future end, '70 days ago' for a past one, in the person's language."""
-    words = _DAYS.get(language, _DAYS["en"])
-    if days == 0:
-        return words["today"]
-    if days > 0:
-        return words["left_one"] if days == 1 else words["left"].format(n=days)
-    return words["ago_one"] if days == -1 else words["ago"].format(n=-days)
+    return i18n.days_left(days, language)
 
 
 def service_tags_in(value: Any) -> List[str]:
@@ -69,9 +48,26 @@ def device_line(turn: Turn, device: schemas.DeviceOut) -> str:
     )
 
 
+def device_item(turn: Turn, device: schemas.DeviceOut) -> Item:
+    """A device as data: its tag, product, warranty plan, status and end."""
+    return Item(
+        id=device.service_tag,
+        title=device.service_tag,
+        subtitle=device.product,
+        status=view.status(turn, device.warranty_status),
+        fields=view.fields(
+            turn,
+            plan=i18n.plan(device.warranty_plan, turn.language),
+            warranty_end=turn.day(device.warranty_end),
+            days_left=days_left(device.days_left, turn.language),
+        ),
+    )
+
+
 class ActionListDevices(ListAction):
     capability = "list_devices"
     response, empty_response, lines_field = "utter_devices", "utter_no_devices", "devices"
+    kind = "devices"
 
     def name(self) -> str:
         return "action_list_devices"
@@ -81,6 +77,9 @@ class ActionListDevices(ListAction):
 
     def line(self, turn: Turn, item: schemas.DeviceOut) -> str:
         return device_line(turn, item)
+
+    def item(self, turn: Turn, item: schemas.DeviceOut) -> Item:
+        return device_item(turn, item)
 
 
 class ActionCheckWarranty(AccountAction):
@@ -108,7 +107,8 @@ class ActionCheckWarranty(AccountAction):
             "end": turn.day(device.warranty_end),
             "days": days_left(device.days_left, turn.language),
         }
+        card = CardData("device", device_item(turn, device))
         if device.warranty_status == "active":
-            turn.say("utter_warranty_active", **values)
+            turn.show("utter_warranty_active", card, **values)
         else:
-            turn.say("utter_warranty_expired", **values)
+            turn.show("utter_warranty_expired", card, **values)

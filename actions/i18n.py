@@ -8,6 +8,7 @@ placed into them.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Callable, Dict, List, Optional, Tuple
 
 from bot import language as lang
@@ -156,6 +157,79 @@ _NAMES: Dict[str, Dict[str, Dict[str, str]]] = {
             "tax_id": "la identificación fiscal",
         },
     },
+    # Account types are the portal's tier names; Premier is a brand and stays as it is.
+    "account_type": {
+        "en": {"Premier": "Premier", "Business": "Business", "Home": "Home"},
+        "es": {"Premier": "Premier", "Business": "Empresa", "Home": "Hogar"},
+    },
+    "region": {
+        "en": {"Americas": "Americas", "EMEA": "EMEA", "APJ": "APJ"},
+        "es": {"Americas": "América", "EMEA": "EMEA", "APJ": "APJ"},
+    },
+    "shipping_method": {
+        "en": {"Ground (3-5 business days)": "Ground (3-5 business days)"},
+        "es": {"Ground (3-5 business days)": "Terrestre (3 a 5 días hábiles)"},
+    },
+    # What a reply says where a value is missing (instead of a bare dash).
+    "missing": {
+        "en": {
+            "none": "none",
+            "no_cards": "none",
+            "no_requests": "none",
+            "not_set": "not set",
+            "not_yet": "not yet",
+            "not_available": "not available yet",
+            "no_device": "no device",
+            "unknown_date": "an unrecorded date",
+        },
+        "es": {
+            "none": "ninguno",
+            "no_cards": "ninguna",
+            "no_requests": "ninguna",
+            "not_set": "sin indicar",
+            "not_yet": "todavía no",
+            "not_available": "todavía no disponible",
+            "no_device": "sin equipo",
+            "unknown_date": "una fecha sin registrar",
+        },
+    },
+    # Opening days as the services store them ("Mon-Fri 8:00-18:00 CET").
+    "weekday": {
+        "en": {d: d for d in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")},
+        "es": {
+            "Mon": "lunes",
+            "Tue": "martes",
+            "Wed": "miércoles",
+            "Thu": "jueves",
+            "Fri": "viernes",
+            "Sat": "sábado",
+            "Sun": "domingo",
+        },
+    },
+    "day_span": {
+        "en": {"range": "{first}-{last}", "before_time": "{days}"},
+        "es": {"range": "de {first} a {last}", "before_time": "{days},"},
+    },
+    "duration": {
+        "en": {
+            "year_one": "1 year",
+            "years": "{n} years",
+            "left_one": "1 day left",
+            "left": "{n} days left",
+            "today": "ends today",
+            "ago_one": "1 day ago",
+            "ago": "{n} days ago",
+        },
+        "es": {
+            "year_one": "1 año",
+            "years": "{n} años",
+            "left_one": "queda 1 día",
+            "left": "quedan {n} días",
+            "today": "termina hoy",
+            "ago_one": "hace 1 día",
+            "ago": "hace {n} días",
+        },
+    },
 }
 _AND = {"en": " and ", "es": " y "}
 _NOBODY = {"en": "your account team", "es": "tu equipo de cuenta"}
@@ -181,6 +255,57 @@ status: Namer = _namer("status")
 plan: Namer = _namer("plan")
 report: Namer = _namer("report")
 address_kind: Namer = _namer("address_kind")
+account_type: Namer = _namer("account_type")
+region: Namer = _namer("region")
+
+
+def shipping_method(value: Optional[str], language: str) -> str:
+    """A shipping method by its stored (English) name; an unknown one as stored."""
+    return _name("shipping_method", value, language)
+
+
+def missing(what: str, language: str) -> str:
+    """What a reply says for a value that is not there: 'none', 'not set', 'not yet'..."""
+    return _name("missing", what, language)
+
+
+_WEEKDAYS = "Mon|Tue|Wed|Thu|Fri|Sat|Sun"
+_DAY_SPAN = re.compile(rf"\b({_WEEKDAYS})(?:\s*-\s*({_WEEKDAYS}))?\b(?=(\s+\d)?)")
+
+
+def hours(value: str, language: str) -> str:
+    """Opening hours as stored ('Mon-Fri 8:00-18:00 CET') with the days in that language."""
+
+    def days(found: re.Match) -> str:
+        first, last, time_follows = found.group(1), found.group(2), found.group(3)
+        span = _name("weekday", first, language)
+        if last:
+            words = _NAMES["day_span"].get(language, _NAMES["day_span"]["en"])
+            span = words["range"].format(first=span, last=_name("weekday", last, language))
+        if time_follows:
+            words = _NAMES["day_span"].get(language, _NAMES["day_span"]["en"])
+            span = words["before_time"].format(days=span)
+        return span
+
+    return _DAY_SPAN.sub(days, value)
+
+
+def _duration(key: str, language: str, n: int = 0) -> str:
+    return _name("duration", key, language).format(n=n)
+
+
+def years(n: int, language: str) -> str:
+    """'1 year', '3 years' / '1 año', '3 años'."""
+    return _duration("year_one", language) if n == 1 else _duration("years", language, n)
+
+
+def days_left(days: int, language: str) -> str:
+    """'25 days left' for a future end, '70 days ago' for a past one, 'ends today'."""
+    if days == 0:
+        return _duration("today", language)
+    if days > 0:
+        return _duration("left_one", language) if days == 1 else _duration("left", language, days)
+    return _duration("ago_one", language) if days == -1 else _duration("ago", language, -days)
 
 
 def field(target: str, value: Optional[str], language: str) -> str:
@@ -215,3 +340,169 @@ def day(value: dt.date, language: str) -> str:
     if isinstance(value, dt.datetime):
         value = value.date()
     return lang.day(value, language)
+
+
+# --- field labels ---------------------------------------------------------------------
+# What a card, a table or a confirmation calls each value it shows (`bot.chat.replies.Field`).
+# The values arrive localised by the namers above; these are only the labels beside them.
+_FIELD_LABELS: Dict[str, Dict[str, str]] = {
+    "en": {
+        "access_group": "Access group",
+        "account": "Account",
+        "account_team": "Account team",
+        "account_type": "Account type",
+        "address": "Address",
+        "amount": "Amount",
+        "card": "Card",
+        "city": "City",
+        "closed_on": "Closed",
+        "country": "Country",
+        "current_role": "Current role",
+        "current_value": "Current value",
+        "customer_number": "Customer number",
+        "days_left": "Time",
+        "description": "Description",
+        "detail": "Detail",
+        "download": "Download",
+        "due_on": "Due",
+        "duration": "Duration",
+        "email": "Email",
+        "ends_on": "Ends",
+        "estimated_delivery": "Estimated delivery",
+        "expires": "Expires",
+        "expires_on": "Valid until",
+        "holder": "Cardholder",
+        "identity_provider": "Identity provider",
+        "invoice_number": "Invoice",
+        "issued_on": "Issued",
+        "job_title": "Job title",
+        "kind": "Type",
+        "label": "Label",
+        "language": "Language",
+        "name": "Name",
+        "new_role": "New role",
+        "new_value": "New value",
+        "opened_on": "Opened",
+        "order_number": "Order",
+        "other_accounts": "Other accounts",
+        "paid_on": "Paid on",
+        "payment_method": "Payment method",
+        "period_end": "To",
+        "period_start": "From",
+        "phone": "Phone",
+        "placed_on": "Placed",
+        "plan": "Plan",
+        "postal_code": "Postal code",
+        "product": "Product",
+        "published_on": "Published",
+        "region": "State or region",
+        "renews_on": "Renews",
+        "report": "Report",
+        "role": "Role",
+        "rows": "Rows",
+        "seats": "Seats",
+        "service_tag": "Service tag",
+        "shipping_method": "Shipping method",
+        "status": "Status",
+        "street": "Street",
+        "summary": "Summary",
+        "total": "Total",
+        "tracking": "Tracking",
+        "warranty_end": "Warranty ends",
+    },
+    "es": {
+        "access_group": "Grupo de acceso",
+        "account": "Cuenta",
+        "account_team": "Equipo de cuenta",
+        "account_type": "Tipo de cuenta",
+        "address": "Dirección",
+        "amount": "Importe",
+        "card": "Tarjeta",
+        "city": "Ciudad",
+        "closed_on": "Cerrada",
+        "country": "País",
+        "current_role": "Rol actual",
+        "current_value": "Valor actual",
+        "customer_number": "Número de cliente",
+        "days_left": "Plazo",
+        "description": "Descripción",
+        "detail": "Dato",
+        "download": "Descargar",
+        "due_on": "Vence",
+        "duration": "Duración",
+        "email": "Correo",
+        "ends_on": "Termina",
+        "estimated_delivery": "Entrega estimada",
+        "expires": "Caduca",
+        "expires_on": "Válida hasta",
+        "holder": "Titular",
+        "identity_provider": "Proveedor de identidad",
+        "invoice_number": "Factura",
+        "issued_on": "Emitida",
+        "job_title": "Puesto",
+        "kind": "Tipo",
+        "label": "Etiqueta",
+        "language": "Idioma",
+        "name": "Nombre",
+        "new_role": "Rol nuevo",
+        "new_value": "Valor nuevo",
+        "opened_on": "Abierta",
+        "order_number": "Pedido",
+        "other_accounts": "Otras cuentas",
+        "paid_on": "Pagada el",
+        "payment_method": "Método de pago",
+        "period_end": "Hasta",
+        "period_start": "Desde",
+        "phone": "Teléfono",
+        "placed_on": "Fecha del pedido",
+        "plan": "Plan",
+        "postal_code": "Código postal",
+        "product": "Producto",
+        "published_on": "Publicado",
+        "region": "Estado o región",
+        "renews_on": "Se renueva",
+        "report": "Informe",
+        "role": "Rol",
+        "rows": "Filas",
+        "seats": "Licencias",
+        "service_tag": "Etiqueta de servicio",
+        "shipping_method": "Método de envío",
+        "status": "Estado",
+        "street": "Calle",
+        "summary": "Resumen",
+        "total": "Total",
+        "tracking": "Seguimiento",
+        "warranty_end": "Fin de la garantía",
+    },
+}
+
+
+def field_label(name: str, language: str) -> str:
+    """The label shown beside a value named `name` ('due_on' -> 'Due' / 'Vence')."""
+    labels = _FIELD_LABELS.get(language, _FIELD_LABELS["en"])
+    return labels.get(name) or _FIELD_LABELS["en"].get(name, name)
+
+
+# --- words that introduce what a request is about (a form's first message) ---------------
+# "open a service request for 3FJ8K21 because the screen flickers": after these words, anywhere
+# in the message, the request goes on to say what is wrong (see actions.forms.request_text).
+_REASON_WORDS: Dict[str, Tuple[str, ...]] = {
+    "en": ("because",),
+    "es": ("porque", "ya que", "debido a que"),
+}
+# These do so only right after the thing the request names: "para 3FJ8K21 que no enciende
+# desde ayer" (elsewhere "que" is too common: "quiero que abras una solicitud...").
+_AFTER_SUBJECT_WORDS: Dict[str, Tuple[str, ...]] = {
+    "en": ("that", "which", "saying"),
+    "es": ("que", "diciendo"),
+}
+
+
+def reason_words() -> Tuple[str, ...]:
+    """Words of every language that start a request's reason wherever they are."""
+    return tuple(w for words in _REASON_WORDS.values() for w in words)
+
+
+def after_subject_words() -> Tuple[str, ...]:
+    """Words of every language that start a request's reason right after what it names."""
+    return tuple(w for words in _AFTER_SUBJECT_WORDS.values() for w in words)

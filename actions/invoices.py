@@ -13,10 +13,11 @@ import datetime as dt
 import re
 from typing import Any, Dict, List, Optional
 
-from actions import i18n
+from actions import i18n, view
 from actions.base import AccountAction, ListAction, Turn
 from actions.changes import propose, register
 from actions.payments import is_expired
+from bot.chat.replies import CardData, ConfirmationData, Item, Link, ListData
 from bot.client import errors
 from bot.services import schemas
 
@@ -41,6 +42,31 @@ def invoice_line(turn: Turn, invoice: schemas.InvoiceOut) -> str:
     return (
         f"• {invoice.number} · {turn.money(invoice.amount)} · {turn.day(invoice.due_on)} · "
         f"{i18n.status(invoice.status, turn.language)}"
+    )
+
+
+def invoice_item(turn: Turn, invoice: schemas.InvoiceOut, *, details: bool = False) -> Item:
+    """An invoice as data: amount and due date (issue date, order and payment for its card)."""
+    paid = turn.day(invoice.paid_at) if invoice.paid_at is not None else None
+    more = (
+        {
+            "issued_on": turn.day(invoice.issued_on),
+            "order_number": invoice.order_number or i18n.missing("none", turn.language),
+            "paid_on": paid,
+        }
+        if details
+        else {}
+    )
+    return Item(
+        id=invoice.number,
+        title=invoice.number,
+        status=view.status(turn, invoice.status),
+        fields=view.fields(
+            turn,
+            amount=turn.money(invoice.amount),
+            due_on=None if details and paid else turn.day(invoice.due_on),
+            **more,
+        ),
     )
 
 
@@ -81,8 +107,12 @@ class ActionShowInvoices(AccountAction):
         if not listed.invoices:
             turn.say(f"utter_no_invoices_{status}", account=turn.account.name)
             return
-        turn.say(
+        data = ListData(
+            "invoices", turn.account.name, [invoice_item(turn, i) for i in listed.invoices]
+        )
+        turn.show(
             f"utter_invoices_{status}",
+            data,
             account=turn.account.name,
             count=listed.count,
             total=turn.money(listed.total),
@@ -105,13 +135,15 @@ class ActionInvoiceDetails(AccountAction):
             "number": invoice.number,
             "amount": turn.money(invoice.amount),
             "issued": turn.day(invoice.issued_on),
-            "order": invoice.order_number or "—",
+            "order": invoice.order_number or i18n.missing("none", turn.language),
         }
+        card = CardData("invoice", invoice_item(turn, invoice, details=True))
         if invoice.paid_at is not None:
-            turn.say("utter_invoice_details_paid", paid=turn.day(invoice.paid_at), **values)
+            turn.show("utter_invoice_details_paid", card, paid=turn.day(invoice.paid_at), **values)
             return
-        turn.say(
+        turn.show(
             "utter_invoice_details",
+            card,
             status=i18n.status(invoice.status, turn.language),
             due=turn.day(invoice.due_on),
             **values,
@@ -132,8 +164,10 @@ class ActionDownloadInvoice(AccountAction):
             return
         link = await turn.session.invoice_pdf(number)
         left = link.expires_at - dt.datetime.now(dt.timezone.utc)
-        turn.say(
+        pdf = Link(label=i18n.field_label("download", turn.language), url=link.url)
+        turn.show(
             "utter_invoice_download",
+            CardData("invoice_pdf", Item(id=number, title=link.filename, link=pdf)),
             number=number,
             url=link.url,
             filename=link.filename,
@@ -160,8 +194,21 @@ class ActionPayInvoice(AccountAction):
         card = await self._card(turn)
         if card is None:
             return
-        turn.say(
+        summary = ConfirmationData(
+            "pay_invoice",
+            invoice.number,
+            view.fields(
+                turn,
+                invoice_number=invoice.number,
+                amount=turn.money(invoice.amount),
+                status=i18n.status(invoice.status, turn.language),
+                due_on=turn.day(invoice.due_on),
+                card=card.masked,
+            ),
+        )
+        turn.show(
             "utter_pay_invoice_summary",
+            summary,
             number=invoice.number,
             amount=turn.money(invoice.amount),
             status=i18n.status(invoice.status, turn.language),
@@ -182,7 +229,8 @@ class ActionPayInvoice(AccountAction):
         if mentioned:
             named = [c for c in cards if c.last4 in mentioned]
             if not named:
-                turn.say("utter_card_not_found", cards=card_list(cards) or "—")
+                shown = card_list(cards) or i18n.missing("no_cards", turn.language)
+                turn.say("utter_card_not_found", cards=shown)
                 return None
             if is_expired(named[0], today):
                 turn.say("utter_card_expired", card=named[0].masked)
@@ -207,7 +255,11 @@ async def pay_invoice(turn: Turn, params: Dict[str, Any], key: str) -> None:
             raise
         # Paid in the meantime (another person, another channel): nothing left to do.
         invoice = await turn.session.invoice(number)
-        paid_on = turn.day(invoice.paid_at) if invoice.paid_at else "—"
+        paid_on = (
+            turn.day(invoice.paid_at)
+            if invoice.paid_at
+            else i18n.missing("unknown_date", turn.language)
+        )
         turn.say("utter_invoice_already_paid", number=number, paid=paid_on)
         return
     turn.say(
@@ -222,6 +274,7 @@ async def pay_invoice(turn: Turn, params: Dict[str, Any], key: str) -> None:
 class ActionShowQuotes(ListAction):
     capability = "show_quotes"
     response, empty_response, lines_field = "utter_quotes", "utter_no_quotes", "quotes"
+    kind = "quotes"
 
     def name(self) -> str:
         return "action_show_quotes"
@@ -233,4 +286,14 @@ class ActionShowQuotes(ListAction):
         return (
             f"• {item.number} · {item.description} · {turn.money(item.total)} · "
             f"{turn.day(item.expires_on)} · {i18n.status(item.status, turn.language)}"
+        )
+
+    def item(self, turn: Turn, item: schemas.QuoteOut) -> Item:
+        return Item(
+            id=item.number,
+            title=item.description,
+            status=view.status(turn, item.status),
+            fields=view.fields(
+                turn, total=turn.money(item.total), expires_on=turn.day(item.expires_on)
+            ),
         )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from actions import i18n
+from actions import i18n, view
 from actions.base import AccountAction, ListAction, Turn
 from actions.changes import propose, register
+from bot.chat.replies import CardData, ConfirmationData, Item
 from bot.services import schemas
 
 RECENT_DAYS = 30
@@ -19,14 +20,47 @@ def order_line(turn: Turn, order: schemas.OrderOut) -> str:
     )
 
 
+def item_text(line: Any) -> str:
+    """One line of an order or the cart: '10 × Latitude 5440 laptop (LAT-5440)'."""
+    return f"{line.quantity} × {line.description} ({line.sku})"
+
+
 def item_lines(turn: Turn, lines: List[Any]) -> str:
-    return "\n".join(f"• {li.quantity} × {li.description} ({li.sku})" for li in lines)
+    return "\n".join(f"• {item_text(li)}" for li in lines)
+
+
+def delivery_of(turn: Turn, order: schemas.OrderOut) -> str:
+    if order.estimated_delivery:
+        return turn.day(order.estimated_delivery)
+    return i18n.missing("not_available", turn.language)
+
+
+def tracking_of(turn: Turn, order: schemas.OrderOut) -> str:
+    tracking = f"{order.carrier} {order.tracking_number}".strip()
+    return tracking or i18n.missing("not_available", turn.language)
+
+
+def order_item(turn: Turn, order: schemas.OrderOut, *, details: bool = False) -> Item:
+    """An order as data: its number, status, date and total (and delivery, for its card)."""
+    more = (
+        {"estimated_delivery": delivery_of(turn, order), "tracking": tracking_of(turn, order)}
+        if details
+        else {}
+    )
+    return Item(
+        id=order.number,
+        title=order.number,
+        status=view.status(turn, order.status),
+        fields=view.fields(
+            turn, placed_on=turn.day(order.placed_at), total=turn.money(order.total), **more
+        ),
+    )
 
 
 class ActionListRecentOrders(ListAction):
     capability = "list_recent_orders"
     response, empty_response = "utter_recent_orders", "utter_no_recent_orders"
-    lines_field = "orders"
+    lines_field, kind = "orders", "orders"
 
     def name(self) -> str:
         return "action_list_recent_orders"
@@ -36,6 +70,9 @@ class ActionListRecentOrders(ListAction):
 
     def line(self, turn: Turn, item: schemas.OrderOut) -> str:
         return order_line(turn, item)
+
+    def item(self, turn: Turn, item: schemas.OrderOut) -> Item:
+        return order_item(turn, item)
 
     def values(self, turn: Turn) -> Dict[str, Any]:
         return {"days": RECENT_DAYS}
@@ -54,14 +91,15 @@ class ActionOrderStatus(AccountAction):
             turn.say("utter_ask_order_number")
             return
         order = await turn.session.order(wanted.strip())
-        turn.say(
+        turn.show(
             "utter_order_status",
+            CardData("order", order_item(turn, order, details=True)),
             number=order.number,
             status=i18n.status(order.status, turn.language),
             placed=turn.day(order.placed_at),
             total=turn.money(order.total),
-            delivery=turn.day(order.estimated_delivery) if order.estimated_delivery else "—",
-            tracking=f"{order.carrier} {order.tracking_number}".strip() or "—",
+            delivery=delivery_of(turn, order),
+            tracking=tracking_of(turn, order),
         )
 
 
@@ -84,8 +122,19 @@ class ActionReorder(AccountAction):
                 turn.say("utter_no_order_to_reorder")
                 return
             order = online[0]
-        turn.say(
+        summary = ConfirmationData(
+            "reorder",
+            order.number,
+            [
+                view.field(turn, "order_number", order.number),
+                view.field(turn, "placed_on", turn.day(order.placed_at)),
+                *(view.field(turn, "product", item_text(li)) for li in order.lines),
+                view.field(turn, "total", turn.money(order.total)),
+            ],
+        )
+        turn.show(
             "utter_reorder_summary",
+            summary,
             number=order.number,
             placed=turn.day(order.placed_at),
             lines=item_lines(turn, order.lines),

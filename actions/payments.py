@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import List
 
-from actions import i18n
+from actions import i18n, view
 from actions.base import ListAction, Turn
+from bot.chat.replies import Item
 from bot.services import schemas
 
 
@@ -20,7 +21,7 @@ def is_expired(card: schemas.PaymentMethodOut, today: dt.date) -> bool:
 class ActionListPaymentMethods(ListAction):
     capability = "list_payment_methods"
     response, empty_response = "utter_payment_methods", "utter_no_payment_methods"
-    lines_field = "methods"
+    lines_field, kind = "methods", "payment_methods"
 
     def name(self) -> str:
         return "action_list_payment_methods"
@@ -34,11 +35,23 @@ class ActionListPaymentMethods(ListAction):
             f" · {i18n.status('expired', turn.language)}" if expired else ""
         )
 
+    def item(self, turn: Turn, item: schemas.PaymentMethodOut) -> Item:
+        expires = (
+            f"{item.exp_month:02d}/{item.exp_year}" if item.exp_month and item.exp_year else None
+        )
+        expired = is_expired(item, dt.date.today())
+        return Item(
+            id=str(item.id),
+            title=item.masked,
+            status=view.status(turn, "expired") if expired else None,
+            fields=view.fields(turn, holder=item.holder, expires=expires),
+        )
+
 
 class ActionListQuickCheckout(ListAction):
     capability = "list_quick_checkout"
     response, empty_response = "utter_quick_checkout", "utter_no_quick_checkout"
-    lines_field = "profiles"
+    lines_field, kind = "profiles", "quick_checkout"
 
     def name(self) -> str:
         return "action_list_quick_checkout"
@@ -48,6 +61,20 @@ class ActionListQuickCheckout(ListAction):
 
     def line(self, turn: Turn, item: schemas.QuickCheckoutOut) -> str:
         return (
-            f"• {item.name}: {item.shipping_method} · {item.address.label}, "
+            f"• {item.name}: {i18n.shipping_method(item.shipping_method, turn.language)} · "
+            f"{item.address.label}, "
             f"{item.address.line1}, {item.address.city} · {item.payment_method.masked}"
+        )
+
+    def item(self, turn: Turn, item: schemas.QuickCheckoutOut) -> Item:
+        address = f"{item.address.label}, {item.address.line1}, {item.address.city}"
+        return Item(
+            id=str(item.id),
+            title=item.name,
+            fields=view.fields(
+                turn,
+                shipping_method=i18n.shipping_method(item.shipping_method, turn.language),
+                address=address,
+                payment_method=item.payment_method.masked,
+            ),
         )

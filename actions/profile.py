@@ -28,10 +28,11 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions import i18n
+from actions import i18n, view
 from actions.base import AccountAction, Turn
 from actions.changes import propose, register
 from actions.forms import plain_text
+from bot.chat.replies import CardData, ConfirmationData, Item
 
 FIELDS = {target: i18n.field_codes(target) for target in ("profile", "company")}
 
@@ -158,16 +159,17 @@ class ActionShowProfile(AccountAction):
 
     async def act(self, turn: Turn) -> None:
         profile = await turn.session.profile()
-        turn.say(
-            "utter_profile",
-            name=profile.name,
-            email=profile.email,
-            phone=profile.phone or "—",
-            job_title=profile.job_title or "—",
-            language=language_name(profile.language, turn.language),
-            role=i18n.role(turn.me.role, turn.language),
-            account=turn.account.name,
-        )
+        values = {
+            "name": profile.name,
+            "email": profile.email,
+            "phone": profile.phone or i18n.missing("not_set", turn.language),
+            "job_title": profile.job_title or i18n.missing("not_set", turn.language),
+            "language": language_name(profile.language, turn.language),
+            "role": i18n.role(turn.me.role, turn.language),
+            "account": turn.account.name,
+        }
+        card = Item(id=profile.email, title=profile.name, fields=view.fields(turn, **values))
+        turn.show("utter_profile", CardData("profile", card), **values)
 
 
 # --- update own details or the company's ------------------------------------------------
@@ -268,14 +270,22 @@ class ActionProposeDetailsChange(AccountAction):
         old = str(getattr(current, field) or "")
 
         def shown(v: str) -> str:
-            return language_name(v, turn.language) if field == "language" and v else v or "—"
+            if field == "language" and v:
+                return language_name(v, turn.language)
+            return v or i18n.missing("not_set", turn.language)
 
         name = i18n.field(target, field, turn.language)
         if old == value:
             turn.say("utter_detail_unchanged", value=shown(value))
             return
-        turn.say(
+        summary = ConfirmationData(
+            f"update_{target}",
+            turn.account.name if target == "company" else turn.me.name,
+            view.fields(turn, detail=name, current_value=shown(old), new_value=shown(value)),
+        )
+        turn.show(
             f"utter_update_{target}_summary",
+            summary,
             account=turn.account.name,
             field=name,
             old=shown(old),

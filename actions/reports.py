@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from rasa_sdk.events import SlotSet
 
-from actions import i18n
+from actions import i18n, view
 from actions.base import AccountAction, Turn
 from actions.changes import propose, register
 from actions.forms import (
@@ -26,6 +26,7 @@ from actions.forms import (
     link_minutes,
     plain_text,
 )
+from bot.chat.replies import CardData, ConfirmationData, Item, Link, ListData
 from bot.services import schemas
 
 DEFAULT_DAYS = 90
@@ -160,10 +161,12 @@ class ActionListReports(AccountAction):
 
     async def act(self, turn: Turn) -> None:
         types = await turn.session.report_types()
-        turn.say(
+        names = [(t.type, i18n.report(t.type, turn.language)) for t in types]
+        turn.show(
             "utter_report_types",
+            ListData("reports", turn.account.name, [Item(id=t, title=n) for t, n in names]),
             account=turn.account.name,
-            reports="\n".join(f"• {i18n.report(t.type, turn.language)}" for t in types),
+            reports="\n".join(f"• {name}" for _, name in names),
             days=DEFAULT_DAYS,
         )
 
@@ -206,8 +209,19 @@ class ActionGenerateReport(FormSubmission):
         period = Period.from_slot(turn.slot("report_period")) or default_period(dt.date.today())
         turn.events.append(SlotSet("report_period", None))
         (report_type,) = self.answers(turn)
-        turn.say(
+        summary = ConfirmationData(
+            "generate_report",
+            i18n.report(report_type, turn.language),
+            view.fields(
+                turn,
+                report=i18n.report(report_type, turn.language),
+                period_start=turn.day(period.starts_on),
+                period_end=turn.day(period.ends_on),
+            ),
+        )
+        turn.show(
             "utter_report_summary",
+            summary,
             report=i18n.report(report_type, turn.language),
             starts=turn.day(period.starts_on),
             ends=turn.day(period.ends_on),
@@ -222,8 +236,21 @@ async def generate_report(turn: Turn, params: Dict[str, Any], key: str) -> None:
     report = await turn.session.generate_report(
         params["type"], period.starts_on, period.ends_on, idempotency_key=key
     )
-    turn.say(
+    csv = Link(label=i18n.field_label("download", turn.language), url=report.link.url)
+    ready = Item(
+        id=str(report.id),
+        title=i18n.report(report.type, turn.language),
+        fields=view.fields(
+            turn,
+            period_start=turn.day(report.starts_on),
+            period_end=turn.day(report.ends_on),
+            rows=str(report.rows),
+        ),
+        link=csv,
+    )
+    turn.show(
         "utter_report_ready",
+        CardData("report", ready),
         report=i18n.report(report.type, turn.language),
         starts=turn.day(report.starts_on),
         ends=turn.day(report.ends_on),

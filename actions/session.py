@@ -12,8 +12,9 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import i18n
-from actions.base import AccountAction, Turn, message_token
+from actions.base import AccountAction, Turn, language_of, message_token
 from actions.services import account_services
+from bot.chat.metadata import ChatMetadata
 from bot.client import errors
 from bot.services.schemas import REGIONS
 
@@ -27,7 +28,12 @@ def capability_labels() -> Dict[str, Dict[str, str]]:
 
 
 class ActionSessionStart(Action):
-    """Start a session in the person's profile language; keep slots from the last one."""
+    """Start a session on the page's account, in the person's profile language.
+
+    Nothing of an earlier session carries over: the account is the one the page
+    (the token) is in, and the language the person's profile (carried in the
+    token); both come from the message metadata, so starting costs no call.
+    """
 
     def name(self) -> str:
         return "action_session_start"
@@ -36,14 +42,11 @@ class ActionSessionStart(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         events: List[EventType] = [SessionStarted()]
-        metadata = tracker.get_slot("session_started_metadata") or {}
-        token = metadata.get("token")
-        if token:
-            try:
-                me = await account_services().as_user(token).me()
-                events.append(SlotSet("language", me.language))
-            except errors.AccountServicesError:
-                pass  # the first account action will explain what is wrong
+        metadata = ChatMetadata.of({"metadata": tracker.get_slot("session_started_metadata")})
+        if metadata is not None:
+            if metadata.language in i18n.LANGUAGES:
+                events.append(SlotSet("language", metadata.language))
+            events.append(SlotSet("page_account", metadata.account_id))
         events.append(ActionExecuted("action_listen"))
         return events
 
@@ -95,6 +98,11 @@ class ActionSupportContact(Action):
         except errors.AccountServicesError:
             dispatcher.utter_message(response="utter_services_unavailable")
             return []
-        lines = [f"• {c.region}: {c.phone} · {c.email} · {c.hours}" for c in contacts]
+        language = language_of(tracker)
+        lines = [
+            f"• {i18n.region(c.region, language)}: {c.phone} · {c.email} · "
+            f"{i18n.hours(c.hours, language)}"
+            for c in contacts
+        ]
         dispatcher.utter_message(response="utter_support_contacts", contacts="\n".join(lines))
         return []

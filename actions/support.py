@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from actions import i18n
+from actions import i18n, view
 from actions.base import AccountAction, ListAction, Turn
 from actions.changes import propose, register
 from actions.forms import AccountFormValidation, FormSubmission, LeaveForm, link_minutes
+from bot.chat.replies import CardData, ConfirmationData, Item, Link, ListData
 from bot.client import errors
 from bot.services import schemas
 
@@ -31,6 +32,7 @@ _REQUEST_NUMBER = re.compile(r"^[0-9]{10}$")
 class ActionShowAccountTeam(ListAction):
     capability = "show_account_team"
     response, empty_response, lines_field = "utter_account_team", "utter_no_account_team", "team"
+    kind = "account_team"
 
     def name(self) -> str:
         return "action_show_account_team"
@@ -40,6 +42,14 @@ class ActionShowAccountTeam(ListAction):
 
     def line(self, turn: Turn, item: schemas.TeamContactOut) -> str:
         return f"• {item.name} — {item.title} · {item.email} · {item.phone}"
+
+    def item(self, turn: Turn, item: schemas.TeamContactOut) -> Item:
+        return Item(
+            id=item.email,
+            title=item.name,
+            subtitle=item.title,
+            fields=view.fields(turn, email=item.email, phone=item.phone),
+        )
 
 
 class ActionListDocuments(AccountAction):
@@ -55,13 +65,23 @@ class ActionListDocuments(AccountAction):
         if not documents:
             turn.say("utter_no_documents", account=turn.account.name)
             return
-        lines, minutes = [], 0
+        lines, items, minutes = [], [], 0
+        download = i18n.field_label("download", turn.language)
         for document in documents:
             link = await turn.session.document_link(document.id)
             minutes = link_minutes(link)
             lines.append(f"• {document.title} · {turn.day(document.published_on)}\n  {link.url}")
-        turn.say(
+            items.append(
+                Item(
+                    id=str(document.id),
+                    title=document.title,
+                    fields=view.fields(turn, published_on=turn.day(document.published_on)),
+                    link=Link(label=download, url=link.url),
+                )
+            )
+        turn.show(
             "utter_documents",
+            ListData("documents", turn.account.name, items),
             account=turn.account.name,
             count=len(documents),
             documents="\n".join(lines),
@@ -72,8 +92,26 @@ class ActionListDocuments(AccountAction):
 def request_line(turn: Turn, request: schemas.ServiceRequestOut) -> str:
     when = request.closed_at if request.closed_at else request.opened_at
     return (
-        f"• {request.number} · {request.service_tag or '—'} · {request.summary} · "
+        f"• {request.number} · "
+        f"{request.service_tag or i18n.missing('no_device', turn.language)} · "
+        f"{request.summary} · "
         f"{i18n.status(request.status, turn.language)} · {turn.day(when)}"
+    )
+
+
+def request_item(turn: Turn, request: schemas.ServiceRequestOut) -> Item:
+    """A service request as data: number, summary, status, device and its dates."""
+    return Item(
+        id=request.number,
+        title=request.number,
+        subtitle=request.summary,
+        status=view.status(turn, request.status),
+        fields=view.fields(
+            turn,
+            service_tag=request.service_tag or i18n.missing("no_device", turn.language),
+            opened_on=turn.day(request.opened_at),
+            closed_on=turn.day(request.closed_at) if request.closed_at else None,
+        ),
     )
 
 
@@ -96,13 +134,16 @@ class ActionSupportHistory(AccountAction):
             return
         still_open = [r for r in requests if r.status in OPEN_STATUSES]
         closed = [r for r in requests if r.status not in OPEN_STATUSES]
-        turn.say(
+        none = i18n.missing("no_requests", turn.language)
+        shown = [request_item(turn, r) for r in (*still_open, *closed)]
+        turn.show(
             "utter_support_history",
+            ListData("service_requests", turn.account.name, shown),
             account=turn.account.name,
             open_count=len(still_open),
-            open="\n".join(request_line(turn, r) for r in still_open) or "—",
+            open="\n".join(request_line(turn, r) for r in still_open) or none,
             closed_count=len(closed),
-            closed="\n".join(request_line(turn, r) for r in closed) or "—",
+            closed="\n".join(request_line(turn, r) for r in closed) or none,
         )
 
 
@@ -119,14 +160,17 @@ class ActionServiceRequestStatus(AccountAction):
             turn.say("utter_ask_service_request_number")
             return
         request = await turn.session.service_request(number)
-        turn.say(
+        turn.show(
             "utter_service_request_status",
+            CardData("service_request", request_item(turn, request)),
             number=request.number,
             status=i18n.status(request.status, turn.language),
             summary=request.summary,
-            service_tag=request.service_tag or "—",
+            service_tag=request.service_tag or i18n.missing("no_device", turn.language),
             opened=turn.day(request.opened_at),
-            closed=turn.day(request.closed_at) if request.closed_at else "—",
+            closed=turn.day(request.closed_at)
+            if request.closed_at
+            else i18n.missing("not_yet", turn.language),
         )
 
 
@@ -138,6 +182,8 @@ SERVICE_REQUEST_SLOTS: Tuple[str, ...] = ("service_request_tag", "service_reques
 class ValidateOpenServiceRequestForm(AccountFormValidation):
     capability = "open_service_request"
     form_slots = SERVICE_REQUEST_SLOTS
+    # "open a service request for 3FJ8K21: the screen flickers" says what is wrong.
+    request_text_slot = "service_request_description"
 
     def name(self) -> str:
         return "validate_open_service_request_form"
@@ -178,8 +224,19 @@ class ActionOpenServiceRequest(FormSubmission):
     async def act(self, turn: Turn) -> None:
         tag, description = self.answers(turn)
         device = await turn.session.device(tag)
-        turn.say(
+        summary = ConfirmationData(
+            "open_service_request",
+            device.service_tag,
+            view.fields(
+                turn,
+                service_tag=device.service_tag,
+                product=device.product,
+                description=description,
+            ),
+        )
+        turn.show(
             "utter_service_request_summary",
+            summary,
             service_tag=device.service_tag,
             product=device.product,
             description=description,

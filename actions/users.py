@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from actions import i18n
+from actions import i18n, view
 from actions.base import AccountAction, Turn
 from actions.changes import propose, register
 from actions.forms import AccountFormValidation, FormSubmission, LeaveForm, plain_text
+from bot.chat.replies import ConfirmationData, Item, ListData
 from bot.services import schemas
 
 USER_SLOTS: Tuple[str, ...] = ("user_email", "user_role")
@@ -84,6 +85,16 @@ def user_line(turn: Turn, user: schemas.UserOut) -> str:
     return line
 
 
+def user_item(turn: Turn, user: schemas.UserOut) -> Item:
+    """A user as data: name, email and role; a status only when not active (as in the text)."""
+    return Item(
+        id=user.email,
+        title=user.name,
+        status=view.status(turn, user.status) if user.status != "active" else None,
+        fields=view.fields(turn, email=user.email, role=i18n.role(user.role, turn.language)),
+    )
+
+
 def not_a_user(turn: Turn, email: str) -> None:
     turn.say("utter_not_found", what=i18n.thing("user", turn.language), id=email)
 
@@ -111,8 +122,9 @@ class ActionListUsers(AccountAction):
                 role=i18n.role(role, turn.language),
             )
             return
-        turn.say(
+        turn.show(
             "utter_users",
+            ListData("users", turn.account.name, [user_item(turn, u) for u in users]),
             account=turn.account.name,
             count=len(users),
             users="\n".join(user_line(turn, u) for u in users),
@@ -167,8 +179,19 @@ class ActionInviteUser(FormSubmission):
 
     async def act(self, turn: Turn) -> None:
         email, role = self.answers(turn)
-        turn.say(
+        summary = ConfirmationData(
+            "invite_user",
+            email,
+            view.fields(
+                turn,
+                email=email,
+                role=i18n.role(role, turn.language),
+                account=turn.account.name,
+            ),
+        )
+        turn.show(
             "utter_invite_summary",
+            summary,
             email=email,
             role=i18n.role(role, turn.language),
             account=turn.account.name,
@@ -219,7 +242,18 @@ class ActionChangeUserRole(FormSubmission):
         if user.role == role:
             turn.say("utter_user_already_has_role", **values)
             return
-        turn.say("utter_change_role_summary", **values)
+        summary = ConfirmationData(
+            "change_user_role",
+            user.name,
+            view.fields(
+                turn,
+                name=user.name,
+                email=user.email,
+                current_role=values["current_role"],
+                new_role=values["role"],
+            ),
+        )
+        turn.show("utter_change_role_summary", summary, **values)
         propose(turn, "change_user_role", {"user_id": user.id, "email": user.email, "role": role})
 
 
@@ -260,8 +294,20 @@ class ActionDeactivateUser(FormSubmission):
         if user is None:
             not_a_user(turn, email)
             return
-        turn.say(
+        summary = ConfirmationData(
+            "deactivate_user",
+            user.name,
+            view.fields(
+                turn,
+                name=user.name,
+                email=user.email,
+                role=i18n.role(user.role, turn.language),
+                account=turn.account.name,
+            ),
+        )
+        turn.show(
             "utter_deactivate_summary",
+            summary,
             name=user.name,
             email=user.email,
             role=i18n.role(user.role, turn.language),
@@ -303,7 +349,22 @@ class ActionRequestSso(AccountAction):
     async def act(self, turn: Turn) -> None:
         team = await turn.session.account_team()
         provider = identity_provider(turn.tracker.latest_message.get("text") or "")
-        turn.say("utter_sso_explained", team=team_names(turn, team), account=turn.account.name)
+        summary = ConfirmationData(
+            "request_sso",
+            turn.account.name,
+            view.fields(
+                turn,
+                account=turn.account.name,
+                identity_provider=provider,
+                account_team=team_names(turn, team),
+            ),
+        )
+        turn.show(
+            "utter_sso_explained",
+            summary,
+            team=team_names(turn, team),
+            account=turn.account.name,
+        )
         if provider:
             turn.say("utter_sso_provider_noted", provider=provider)
         propose(turn, "request_sso", {"identity_provider": provider or UNNAMED_PROVIDER})

@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from typing import List, Optional
 
-from bot.settings import SettingsError, load_settings, write_env_file
+from bot.settings import SettingsError, load_settings, write_env_file, write_key_pair
 
 
 def _cmd_env(_: argparse.Namespace) -> int:
@@ -15,6 +15,9 @@ def _cmd_env(_: argparse.Namespace) -> int:
         print(".env is ready: fresh secrets written where missing")
     else:
         print(".env already complete; left as it is")
+    settings = load_settings()
+    if write_key_pair(settings.token_private_key_file, settings.token_public_key_file):
+        print(f"token key pair created in {settings.token_private_key_file.parent}")
     return 0
 
 
@@ -42,6 +45,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
     from sqlalchemy.orm import Session
 
     from bot import tokens
+    from bot.accounts import choose_account
     from bot.services import models as m
     from bot.services.db import create_engine
 
@@ -65,10 +69,11 @@ def _cmd_token(args: argparse.Namespace) -> int:
             )
             chosen: Optional[m.Membership] = memberships[0] if memberships else None
             if args.account:
-                wanted = args.account.casefold()
-                chosen = next(
-                    (ms for ms in memberships if ms.account.name.casefold().startswith(wanted)),
-                    None,
+                chosen = choose_account(
+                    args.account,
+                    memberships,
+                    name=lambda ms: ms.account.name,
+                    number=lambda ms: ms.account.customer_number,
                 )
                 if chosen is None:
                     names = ", ".join(ms.account.name for ms in memberships) or "none"
@@ -79,10 +84,11 @@ def _cmd_token(args: argparse.Namespace) -> int:
                     return 1
             print(
                 tokens.mint_token(
-                    settings.token_secret,
+                    settings.token_signing_key(),
                     user_id=user.id,
                     account_id=chosen.account_id if chosen else None,
                     channel=args.channel,
+                    language=user.language,
                     ttl=dt.timedelta(minutes=args.minutes or settings.token_ttl_minutes),
                 )
             )

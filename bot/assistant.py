@@ -9,7 +9,9 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List
+
+import yaml
 
 from bot.settings import PROJECT_ROOT, Settings
 
@@ -61,7 +63,36 @@ def train(out: Path = MODELS_DIR, fixed_name: str = "assistant") -> int:
     return subprocess.call(train_command(out, fixed_name), cwd=PROJECT_ROOT)
 
 
-def serve_command(settings: Settings, model: Path, endpoints: str = "endpoints.yml") -> List[str]:
+ENDPOINTS_FILE = PROJECT_ROOT / "var" / "endpoints.yml"
+
+
+def endpoints_config(settings: Settings) -> Dict[str, Any]:
+    """Rasa's endpoint configuration, derived from the settings (never written by hand).
+
+    It names classes and addresses only: the stores read their own URLs (and any
+    password) from the settings, so the file holds no secret.
+    """
+    lock_store: Dict[str, Any] = (
+        {"type": "bot.chat.lock_store.SettingsRedisLockStore"}
+        if settings.redis_url
+        else {"type": "in_memory"}
+    )
+    return {
+        "action_endpoint": {"url": settings.actions_url},
+        "tracker_store": {"type": "bot.chat.tracker_store.PrivateSQLTrackerStore"},
+        "lock_store": lock_store,
+    }
+
+
+def write_endpoints(settings: Settings, path: Path = ENDPOINTS_FILE) -> Path:
+    """Write `endpoints_config(settings)` where `rasa run --endpoints` reads it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = "# Generated from the settings (bot/assistant.py) at every start; do not edit.\n"
+    path.write_text(header + yaml.safe_dump(endpoints_config(settings), sort_keys=False))
+    return path
+
+
+def serve_command(settings: Settings, model: Path, endpoints: Path = ENDPOINTS_FILE) -> List[str]:
     return [
         sys.executable,
         "-m",
@@ -70,7 +101,7 @@ def serve_command(settings: Settings, model: Path, endpoints: str = "endpoints.y
         "--model",
         str(model),
         "--endpoints",
-        endpoints,
+        str(endpoints),
         "--credentials",
         "credentials.yml",
         "--interface",

@@ -30,12 +30,13 @@ _SPANISH = frozenset(
     dirección direcciones perfil tarjeta tarjetas cotizaciones presupuestos documentos
     cambiar rol invitar desactivar volver pedir último ultimo última ultima estado años año
     meses mes también tambien pero porque y o ni muy más mas hablar persona agente humano
-    cancela cancelar olvídalo olvidalo vale claro perfecto
+    cancela cancelar olvídalo olvidalo vale claro perfecto cámbiame cambiame cambia cámbiate
+    cambiate pásame pasame llévame llevame enséñame enseñame lista listar abre paga renueva
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
 _ENGLISH = frozenset(
     """
-    the a an of for to in on at with without my your our their is are was be am i you we it
+    the an of for to in on at with without my your our their is are was be am i you we it
     show me what which who how where when please can could would want need give tell list
     see hello hi hey thanks thank bye goodbye help yes yeah invoice invoices order orders
     warranty account accounts user users contract contracts subscriptions report reports
@@ -58,6 +59,8 @@ def detect_language(text: str) -> Optional[str]:
     english = sum(1 for w in words if w in _ENGLISH)
     if "¿" in text or "¡" in text or "ñ" in lowered:
         spanish += 2
+    # An accented vowel is Spanish evidence too (English words have none), one per word.
+    spanish += sum(1 for w in words if w not in _SPANISH and any(c in w for c in "áéíóú"))
     if spanish > english:
         return "es"
     if english > spanish:

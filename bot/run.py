@@ -38,7 +38,6 @@ def parts(settings: Settings) -> List[Part]:
     base = settings.services_url
     rasa = f"http://{settings.host}:{settings.rasa_port}"
     actions = f"http://{settings.host}:{settings.actions_port}"
-    endpoints = "endpoints.production.yml" if settings.production else "endpoints.yml"
     return [
         Part(
             "account services",
@@ -54,7 +53,7 @@ def parts(settings: Settings) -> List[Part]:
         ),
         Part(
             "assistant (Rasa)",
-            assistant.serve_command(settings, assistant.model_path(), endpoints),
+            assistant.serve_command(settings, assistant.model_path()),
             f"{rasa}/webhooks/portal/",
             f"{rasa}/webhooks/portal/webhook (Bearer token)",
         ),
@@ -113,6 +112,7 @@ def run_all(settings: Settings) -> int:
             if assistant.train() != 0 or not assistant.model_path().exists():
                 console.print("[red]training failed; see the output above[/red]")
                 return 1
+        assistant.write_endpoints(settings)
         for part in parts(settings):
             with console.status(f"starting {part.name}..."):
                 # Own session: a terminal's Ctrl-C reaches only this runner, which then

@@ -9,15 +9,20 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import List, Mapping, Optional
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from dotenv import dotenv_values
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
 PLACEHOLDER_SECRETS = {"", "change-me", "secret", "changeme"}
-SECRET_NAMES = ("TOKEN_SECRET", "DOWNLOAD_SECRET", "RASA_API_TOKEN")
+SECRET_NAMES = ("DOWNLOAD_SECRET", "RASA_API_TOKEN", "CHAT_SECRET")
+KEYS_DIR = PROJECT_ROOT / "var" / "keys"
+DEFAULT_PRIVATE_KEY = KEYS_DIR / "token-signing.pem"
+DEFAULT_PUBLIC_KEY = KEYS_DIR / "token-signing.pub.pem"
 
 
 class SettingsError(RuntimeError):
@@ -26,8 +31,9 @@ class SettingsError(RuntimeError):
 
 @dataclass(frozen=True)
 class Settings:
+    """Every address, store and secret of every part; `load_settings()` builds it."""
+
     environment: str
-    token_secret: str
     download_secret: str
     database_url: str
     host: str
@@ -37,11 +43,57 @@ class Settings:
     download_ttl_minutes: int
     rasa_port: int
     actions_port: int
+    actions_url: str
     rasa_api_token: str
+    chat_secret: str
+    # Conversations (Rasa's tracker store): SQLite beside the account data by default.
+    tracker_store_url: str
+    # Redis for Rasa's lock store and the chat layer's push across replicas; None: in-process.
+    redis_url: Optional[str]
+    # The services alone read the private key; every other part reads only the public one.
+    token_private_key_file: Path
+    token_public_key_file: Path
 
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    def token_signing_key(self) -> Ed25519PrivateKey:
+        """The private key: for the account services (and their demo token command) only."""
+        return _load_private_key(str(self.token_private_key_file))
+
+    def token_verification_key(self) -> Ed25519PublicKey:
+        """The public key every part verifies tokens with."""
+        return _load_public_key(str(self.token_public_key_file))
+
+
+def _read_key(path: str, name: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SettingsError(
+            f"{name} points to {path}, which does not exist; run `make env` to create the key pair"
+        ) from None
+
+
+@lru_cache(maxsize=4)
+def _load_private_key(path: str) -> Ed25519PrivateKey:
+    from bot.tokens import load_private_key
+
+    try:
+        return load_private_key(_read_key(path, "TOKEN_PRIVATE_KEY_FILE"))
+    except ValueError as exc:
+        raise SettingsError(f"TOKEN_PRIVATE_KEY_FILE ({path}): {exc}") from None
+
+
+@lru_cache(maxsize=4)
+def _load_public_key(path: str) -> Ed25519PublicKey:
+    from bot.tokens import load_public_key
+
+    try:
+        return load_public_key(_read_key(path, "TOKEN_PUBLIC_KEY_FILE"))
+    except ValueError as exc:
+        raise SettingsError(f"TOKEN_PUBLIC_KEY_FILE ({path}): {exc}") from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -73,30 +125,78 @@ def load_settings(
     environment = merged.get("APP_ENV", "local")
     if environment not in {"local", "test", "production"}:
         raise SettingsError(f"APP_ENV must be local, test or production, not {environment!r}")
+    production = environment == "production"
+    problems: List[str] = []
     for name in SECRET_NAMES:
         if merged.get(name, "") in PLACEHOLDER_SECRETS:
-            if environment == "production":
-                raise SettingsError(f"{name} must be set to a real secret in production")
-            if len(merged.get(name, "")) == 0:
+            if production:
+                problems.append(f"{name} must be set to a real secret")
+            elif not merged.get(name):
                 raise SettingsError(f"{name} is not set; run `make env` to create .env")
 
     host = merged.get("HOST", "127.0.0.1")
     port = _int(merged, "SERVICES_PORT", 8000)
-    default_db = f"sqlite:///{PROJECT_ROOT / 'var' / 'premier.db'}"
+    actions_port = _int(merged, "ACTIONS_PORT", 5055)
+    var = PROJECT_ROOT / "var"
+    database_url = merged.get("DATABASE_URL") or ""
+    tracker_store_url = merged.get("TRACKER_STORE_URL") or ""
+    redis_url = merged.get("REDIS_URL") or None
+    if production:
+        for name, value in (
+            ("DATABASE_URL", database_url),
+            ("TRACKER_STORE_URL", tracker_store_url),
+        ):
+            if not value.startswith("postgresql"):
+                problems.append(
+                    f"{name} must name a PostgreSQL database (postgresql+psycopg2://...)"
+                )
+        if not redis_url:
+            problems.append("REDIS_URL must be set (Rasa's lock store and push across replicas)")
+        for name in ("TOKEN_PRIVATE_KEY_FILE", "TOKEN_PUBLIC_KEY_FILE"):
+            if not merged.get(name):
+                problems.append(f"{name} must name the token key file (no default in production)")
+    if redis_url and not redis_url.startswith(("redis://", "rediss://")):
+        problems.append("REDIS_URL must start with redis:// or rediss://")
+    if problems:
+        raise SettingsError("incomplete configuration: " + "; ".join(problems))
     return Settings(
         environment=environment,
-        token_secret=merged["TOKEN_SECRET"],
         download_secret=merged["DOWNLOAD_SECRET"],
-        database_url=merged.get("DATABASE_URL") or default_db,
+        database_url=database_url or f"sqlite:///{var / 'premier.db'}",
         host=host,
         services_port=port,
         services_url=merged.get("SERVICES_URL") or f"http://{host}:{port}",
         token_ttl_minutes=_int(merged, "TOKEN_TTL_MINUTES", 60),
         download_ttl_minutes=_int(merged, "DOWNLOAD_TTL_MINUTES", 15),
         rasa_port=_int(merged, "RASA_PORT", 5005),
-        actions_port=_int(merged, "ACTIONS_PORT", 5055),
+        actions_port=actions_port,
+        actions_url=merged.get("ACTIONS_URL") or f"http://{host}:{actions_port}/webhook",
         rasa_api_token=merged["RASA_API_TOKEN"],
+        chat_secret=merged["CHAT_SECRET"],
+        tracker_store_url=tracker_store_url or f"sqlite:///{var / 'tracker.db'}",
+        redis_url=redis_url,
+        token_private_key_file=Path(merged.get("TOKEN_PRIVATE_KEY_FILE") or DEFAULT_PRIVATE_KEY),
+        token_public_key_file=Path(merged.get("TOKEN_PUBLIC_KEY_FILE") or DEFAULT_PUBLIC_KEY),
     )
+
+
+def write_key_pair(private_file: Path, public_file: Path) -> bool:
+    """Create the token key pair if it is missing (private key readable by the owner only).
+
+    Returns:
+        True when a pair was written, False when both files already exist.
+    """
+    if private_file.exists() and public_file.exists():
+        return False
+    from bot.tokens import generate_key_pair
+
+    private_pem, public_pem = generate_key_pair()
+    private_file.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(private_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(private_pem)
+    public_file.write_text(public_pem, encoding="ascii")
+    return True
 
 
 def write_env_file(path: Path = DEFAULT_ENV_FILE) -> bool:

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -27,9 +28,18 @@ from bot import tokens
 from bot.services import models as m
 from bot.services.db import create_engine, migrate
 from bot.services.seed import seed
+from bot.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_TOKEN_SECRET = "test-token-secret-" + "x" * 32
+# A key pair for this test run: the services sign with the private key, everyone else verifies.
+TEST_SIGNING_KEY, TEST_VERIFY_KEY = tokens.generate_key_pair()
+TEST_KEYS_DIR = Path(tempfile.mkdtemp(prefix="premier-test-keys-"))
+TEST_PRIVATE_KEY_FILE = TEST_KEYS_DIR / "token-signing.pem"
+TEST_PUBLIC_KEY_FILE = TEST_KEYS_DIR / "token-signing.pub.pem"
+TEST_PRIVATE_KEY_FILE.write_text(TEST_SIGNING_KEY)
+TEST_PRIVATE_KEY_FILE.chmod(0o600)
+TEST_PUBLIC_KEY_FILE.write_text(TEST_VERIFY_KEY)
+TEST_CHAT_SECRET = "test-chat-secret-" + "c" * 32
 TEST_DOWNLOAD_SECRET = "test-download-secret-" + "y" * 32
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -75,6 +85,7 @@ class RunningServices:
         """A token as the portal would sign it; `account` defaults to the person's first."""
         user_id = self.user_id(email)
         with Session(self.engine) as session:
+            language = session.scalar(select(m.User.language).filter_by(id=user_id))
             query = select(m.Membership).filter_by(user_id=user_id).order_by(m.Membership.id)
             memberships = list(session.scalars(query))
             if account is None:
@@ -82,10 +93,11 @@ class RunningServices:
             else:
                 account_id = self.account_id(account)
         return tokens.mint_token(
-            TEST_TOKEN_SECRET,
+            TEST_SIGNING_KEY,
             user_id=user_id,
             account_id=account_id,
             channel=channel,
+            language=language,
             ttl=ttl,
             now=now,
         )
@@ -107,12 +119,21 @@ def service_env(database_url: str, port: int) -> Dict[str, str]:
             "SERVICES_PORT": str(port),
             "HOST": "127.0.0.1",
             "SERVICES_URL": f"http://127.0.0.1:{port}",
-            "TOKEN_SECRET": TEST_TOKEN_SECRET,
+            "TOKEN_PRIVATE_KEY_FILE": str(TEST_PRIVATE_KEY_FILE),
+            "TOKEN_PUBLIC_KEY_FILE": str(TEST_PUBLIC_KEY_FILE),
             "DOWNLOAD_SECRET": TEST_DOWNLOAD_SECRET,
             "RASA_API_TOKEN": "test-rasa-api-token-" + "z" * 32,
+            "CHAT_SECRET": TEST_CHAT_SECRET,
         }
     )
     return env
+
+
+def test_settings(**overrides: str) -> Settings:
+    """The settings every test process runs with (test keys and secrets), plus `overrides`."""
+    env = service_env("sqlite://", 0)
+    env.update(overrides)
+    return load_settings(env, env_file=None)
 
 
 def start_services(backend: str, database_url: str) -> RunningServices:

@@ -10,11 +10,12 @@ import time
 
 import httpx
 
+from bot import assistant
 from bot.run import Part, parts, stop
 from bot.settings import PROJECT_ROOT, load_settings
 
 ENV = {
-    "TOKEN_SECRET": "t" * 40,
+    "CHAT_SECRET": "c" * 40,
     "DOWNLOAD_SECRET": "d" * 40,
     "RASA_API_TOKEN": "r" * 40,
     "SERVICES_PORT": "8100",
@@ -31,12 +32,33 @@ def test_every_part_is_started_on_its_configured_port():
     assert started[2].public_url.startswith("http://127.0.0.1:5105/webhooks/portal/webhook")
 
 
-def test_rasa_api_needs_the_token_and_production_uses_its_own_stores():
-    local = parts(load_settings(ENV, env_file=None))[2].command
+def test_rasa_api_needs_the_token_and_endpoints_follow_from_the_settings():
+    settings = load_settings(ENV, env_file=None)
+    local = parts(settings)[2].command
     assert "--auth-token" in local and "r" * 40 in local
-    assert local[local.index("--endpoints") + 1] == "endpoints.yml"
-    production = parts(load_settings(dict(ENV, APP_ENV="production"), env_file=None))[2].command
-    assert production[production.index("--endpoints") + 1] == "endpoints.production.yml"
+    assert local[local.index("--endpoints") + 1] == str(assistant.ENDPOINTS_FILE)
+    embedded = assistant.endpoints_config(settings)
+    assert embedded["action_endpoint"]["url"] == "http://127.0.0.1:5155/webhook"
+    assert embedded["lock_store"] == {"type": "in_memory"}
+    assert embedded["tracker_store"]["type"] == "bot.chat.tracker_store.PrivateSQLTrackerStore"
+    production = assistant.endpoints_config(
+        load_settings(
+            dict(
+                ENV,
+                APP_ENV="production",
+                DATABASE_URL="postgresql+psycopg2://db.internal/premier",
+                TRACKER_STORE_URL="postgresql+psycopg2://db.internal/tracker",
+                REDIS_URL="redis://:pw@cache.internal:6380/2",
+                ACTIONS_URL="http://actions.internal:5055/webhook",
+                TOKEN_PRIVATE_KEY_FILE="/run/secrets/token.pem",
+                TOKEN_PUBLIC_KEY_FILE="/run/secrets/token.pub.pem",
+            ),
+            env_file=None,
+        )
+    )
+    assert production["action_endpoint"]["url"] == "http://actions.internal:5055/webhook"
+    assert production["lock_store"]["type"] == "bot.chat.lock_store.SettingsRedisLockStore"
+    assert "pw" not in str(production)  # the stores read their secrets from the settings
 
 
 def _process(code: str) -> subprocess.Popen:
@@ -75,6 +97,7 @@ from bot import assistant, run
 from bot.run import Part
 
 assistant.model_is_stale = lambda: False
+assistant.write_endpoints = lambda settings: None
 ports = [int(p) for p in sys.argv[1:]]
 run.parts = lambda settings: [
     Part(

@@ -1,4 +1,7 @@
-"""Identity tokens: what is signed is what is verified; anything else is refused."""
+"""Identity tokens: what the services sign is what is verified; anything else is refused.
+
+Only the private key signs; the public key every other part holds cannot.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +12,44 @@ import pytest
 
 from bot import tokens
 
-SECRET = "s" * 40
+PRIVATE, PUBLIC = tokens.generate_key_pair()
 
 
-def test_round_trip_keeps_user_account_and_channel():
-    token = tokens.mint_token(SECRET, user_id=7, account_id=3, channel="slack")
-    identity = tokens.verify_token(SECRET, token)
+def test_round_trip_keeps_user_account_channel_and_language():
+    token = tokens.mint_token(PRIVATE, user_id=7, account_id=3, channel="slack", language="es")
+    identity = tokens.verify_token(PUBLIC, token)
     assert (identity.user_id, identity.account_id, identity.channel) == (7, 3, "slack")
+    assert identity.language == "es"
 
 
 def test_expired_token_is_told_apart_from_a_forged_one():
     past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
     expired = tokens.mint_token(
-        SECRET, user_id=1, account_id=1, now=past, ttl=dt.timedelta(minutes=5)
+        PRIVATE, user_id=1, account_id=1, now=past, ttl=dt.timedelta(minutes=5)
     )
     with pytest.raises(tokens.TokenExpired):
-        tokens.verify_token(SECRET, expired)
-    forged = tokens.mint_token("another-secret-" * 3, user_id=1, account_id=1)
+        tokens.verify_token(PUBLIC, expired)
+    other_private, _ = tokens.generate_key_pair()
+    forged = tokens.mint_token(other_private, user_id=1, account_id=1)
     with pytest.raises(tokens.TokenInvalid):
-        tokens.verify_token(SECRET, forged)
+        tokens.verify_token(PUBLIC, forged)
+
+
+def test_the_public_key_cannot_sign():
+    with pytest.raises(ValueError):
+        tokens.mint_token(PUBLIC, user_id=1, account_id=1)
+
+
+@pytest.mark.parametrize("secret", ["s" * 40, PUBLIC])
+def test_an_hmac_token_is_refused_whatever_its_secret(secret):
+    now = int(dt.datetime.now(dt.timezone.utc).timestamp())
+    claims = {"sub": "1", "iss": tokens.ISSUER, "iat": now, "exp": now + 60}
+    try:
+        token = jwt.encode(claims, secret, algorithm="HS256")
+    except jwt.InvalidKeyError:  # PyJWT itself refuses a PEM key as an HMAC secret
+        return
+    with pytest.raises(tokens.TokenInvalid):
+        tokens.verify_token(PUBLIC, token)
 
 
 @pytest.mark.parametrize(
@@ -40,9 +62,10 @@ def test_expired_token_is_told_apart_from_a_forged_one():
 )
 def test_wrong_claims_are_invalid(claims):
     now = int(dt.datetime.now(dt.timezone.utc).timestamp())
-    token = jwt.encode({"iat": now, "exp": now + 60, **claims}, SECRET, algorithm="HS256")
+    signing = tokens.load_private_key(PRIVATE)
+    token = jwt.encode({"iat": now, "exp": now + 60, **claims}, signing, algorithm="EdDSA")
     with pytest.raises(tokens.TokenInvalid):
-        tokens.verify_token(SECRET, token)
+        tokens.verify_token(PUBLIC, token)
 
 
 def test_none_algorithm_is_refused():
@@ -50,4 +73,4 @@ def test_none_algorithm_is_refused():
         {"sub": "1", "iss": tokens.ISSUER, "iat": 0, "exp": 2**31}, None, algorithm="none"
     )
     with pytest.raises(tokens.TokenInvalid):
-        tokens.verify_token(SECRET, token)
+        tokens.verify_token(PUBLIC, token)

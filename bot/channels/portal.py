@@ -1,48 +1,52 @@
 """The portal's chat channel: Rasa's REST shape plus `Authorization: Bearer <token>`.
 
-The token is verified on every message. The conversation id comes from the
-verified identity, so nobody can write into another person's conversation by
-choosing a sender id; without a token the conversation is anonymous and kept
-apart from every signed-in one. The token travels to the actions in the
-message metadata, and the actions call the services with it.
+A transport only: identity, the conversation, the metadata and the
+"please sign in again" reply come from the conversation layer (`bot.chat`).
+
+    POST /webhooks/portal/webhook   {"sender"?, "message"} -> [{"recipient_id", "text",
+                                    "buttons"?, "data"?}, ...]
+    GET  /webhooks/portal/events    server-sent events: messages pushed into the
+                                    caller's conversation later (an agent, a notice)
+
+`sender` is only used by anonymous visitors, to continue the conversation id
+the server gave them (it comes back as `recipient_id`); a signed-in person's
+conversation always follows from their token.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
+import datetime as dt
+import json
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import tokens
-from bot.language import detect_language
+from bot.chat.identity import InvalidCredential, SessionExpired
+from bot.chat.layer import ChatLayer
 from bot.settings import load_settings
 
 log = logging.getLogger(__name__)
-MAX_MESSAGE_CHARS = 2000
-SIGN_IN_AGAIN = {
-    "en": "Your session has expired. Please sign in to the portal again, then ask me again.",
-    "es": "Tu sesión ha caducado. Vuelve a iniciar sesión en el portal y pregúntame de nuevo.",
-}
+HEARTBEAT_SECONDS = 15.0
+NOT_SIGNED_IN = "not signed in or the token is not valid"
 
 
-def conversation_id(identity: Optional[tokens.Identity], sender: str) -> str:
-    """One conversation per signed-in person; anonymous ones are namespaced apart."""
-    if identity is not None:
-        return f"user-{identity.user_id}"
-    digest = hashlib.sha256(sender.encode("utf-8", "replace")).hexdigest()[:24]
-    return f"anon-{digest}"
+def _responses(request: Request) -> Dict[str, Any]:
+    """The loaded model's responses (the fixed replies come from the domain too)."""
+    agent = getattr(request.app.ctx, "agent", None)
+    domain = getattr(agent, "domain", None)
+    return dict(getattr(domain, "responses", None) or {})
 
 
 class PortalInput(InputChannel):
     """`POST /webhooks/portal/webhook` with {"sender", "message"} and a bearer token."""
 
-    def __init__(self, token_secret: str):
-        self.token_secret = token_secret
+    def __init__(self, layer: ChatLayer):
+        self.layer = layer
 
     @classmethod
     def name(cls) -> str:
@@ -50,20 +54,20 @@ class PortalInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> InputChannel:
-        # Secrets come from the one settings object, never from credentials.yml.
-        return cls(load_settings().token_secret)
-
-    def _identity(self, request: Request) -> Optional[tokens.Identity]:
-        header = request.headers.get("authorization", "")
-        if not header:
-            return None
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise tokens.TokenInvalid("the Authorization header must be 'Bearer <token>'")
-        return tokens.verify_token(self.token_secret, token.strip())
+        # Keys and secrets come from the one settings object, never from credentials.yml.
+        return cls(ChatLayer.from_settings(load_settings()))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("portal_webhook", __name__)
+        layer = self.layer
+
+        @hook.listener("before_server_start")
+        async def start_layer(*_: Any) -> None:
+            await layer.start()
+
+        @hook.listener("after_server_stop")
+        async def stop_layer(*_: Any) -> None:
+            await layer.close()
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -71,38 +75,73 @@ class PortalInput(InputChannel):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            body = request.json if isinstance(request.json, dict) else None
-            if body is None:
+            try:
+                body = request.json
+            except Exception:  # Sanic raises its own error for a body that is not JSON
+                body = None
+            if not isinstance(body, dict):
                 return response.json(
                     {"error": 'send JSON: {"sender": "...", "message": "..."}'}, 400
                 )
             text = body.get("message")
-            sender = str(body.get("sender") or "anonymous")[:200]
             if not isinstance(text, str):
                 return response.json({"error": '"message" must be a string'}, 400)
+            sender = body.get("sender")
             try:
-                identity = self._identity(request)
-            except tokens.TokenExpired:
-                language = detect_language(text) or "en"
-                return response.json([{"recipient_id": sender, "text": SIGN_IN_AGAIN[language]}])
-            except tokens.TokenInvalid as exc:
-                return response.json({"error": str(exc)}, 401)
-            token = request.headers["authorization"].partition(" ")[2].strip() if identity else None
-            metadata = {
-                "token": token,
-                "channel": "portal",
-                "language_hint": detect_language(text),
-            }
-            collector = CollectingOutputChannel()
-            await on_new_message(
-                UserMessage(
-                    text[:MAX_MESSAGE_CHARS],
-                    collector,
-                    conversation_id(identity, sender),
-                    input_channel=self.name(),
-                    metadata=metadata,
+                turn = await layer.handle(
+                    channel="portal",
+                    text=text,
+                    on_new_message=on_new_message,
+                    responses=_responses(request),
+                    authorization=request.headers.get("authorization"),
+                    anonymous_id=sender if isinstance(sender, str) else None,
                 )
+            except InvalidCredential:
+                return response.json({"error": NOT_SIGNED_IN}, 401)
+            return response.json(layer.push_payload(turn.conversation, turn.replies))
+
+        @hook.route("/events", methods=["GET"])
+        async def events(request: Request) -> Optional[HTTPResponse]:
+            try:
+                identity = layer.verifier.from_authorization(
+                    request.headers.get("authorization"), "portal"
+                )
+            except SessionExpired:
+                return response.json({"error": "the session has expired; sign in again"}, 401)
+            except InvalidCredential:
+                return response.json({"error": NOT_SIGNED_IN}, 401)
+            if identity is None:
+                return response.json({"error": NOT_SIGNED_IN}, 401)
+            conversation = layer.conversation_of(identity)
+            stream = await request.respond(
+                content_type="text/event-stream",
+                headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
             )
-            return response.json(collector.messages)
+            # The stream ends when the token does: the client reconnects with a fresh one.
+            ends = identity.expires_at
+            async with layer.push.subscribe(conversation) as messages:
+                await stream.send(f"event: ready\ndata: {json.dumps(conversation)}\n\n")
+                while dt.datetime.now(dt.timezone.utc) < ends:
+                    left = (ends - dt.datetime.now(dt.timezone.utc)).total_seconds()
+                    try:
+                        message = await asyncio.wait_for(
+                            messages.__anext__(), timeout=max(0.1, min(HEARTBEAT_SECONDS, left))
+                        )
+                    except asyncio.TimeoutError:
+                        await stream.send(": keep-alive\n\n")
+                        continue
+                    except StopAsyncIteration:
+                        break
+                    payload = {
+                        "id": message.id,
+                        "kind": message.kind,
+                        "recipient_id": conversation,
+                        **message.reply,
+                    }
+                    await stream.send(
+                        f"id: {message.id}\nevent: message\ndata: {json.dumps(payload)}\n\n"
+                    )
+            await stream.eof()
+            return None
 
         return hook

@@ -1,17 +1,25 @@
 """The one typed async client for the account services.
 
 Build one `AccountServices` per process (it owns the connection pool), then
-call as a person with `services.as_user(token)`. Results are the services' own
-wire models (`bot.services.schemas`); failures raise `bot.client.errors`.
-Reads, and writes carrying an idempotency key, are retried on transport
-errors and 502/503/504; nothing else is.
+call as a person with `services.as_user(token)` (or `as_user(token, account_id=...)`
+to act in another of the person's accounts for those calls: the services check
+the membership on every request). Results are the services' own wire models
+(`bot.services.schemas`); failures raise `bot.client.errors`. Reads, and writes
+carrying an idempotency key, are retried on transport errors and 502/503/504;
+nothing else is.
+
+`me()` is cached per (person, account) for `me_ttl` seconds so that a chat turn
+costs one call to the services, not two: it is what the actions show and how
+they explain a denial, while the services decide every request afresh. A write
+made through the client drops that person's cached entries at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any, Dict, List, Optional, Sequence, Type, TypeVar
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, TypeVar
 
 import httpx
 from pydantic import BaseModel, parse_obj_as
@@ -36,8 +44,11 @@ class AccountServices:
         timeout: float = 10.0,
         retries: int = 2,
         transport: Optional[httpx.AsyncBaseTransport] = None,
+        me_ttl: float = 0.0,
     ):
         self.retries = retries
+        self.me_ttl = me_ttl
+        self._me_cache: Dict[Tuple[int, Optional[int]], Tuple[float, s.Me]] = {}
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout, connect=3.0),
@@ -54,8 +65,31 @@ class AccountServices:
     async def __aexit__(self, *_: object) -> None:
         await self.aclose()
 
-    def as_user(self, token: str) -> AccountSession:
-        return AccountSession(self, token)
+    def as_user(
+        self, token: str, *, account_id: Optional[int] = None, user_id: Optional[int] = None
+    ) -> AccountSession:
+        """Calls as the token's person; in `account_id` when given (one of theirs).
+
+        `user_id` (from the verified token) lets `me()` be answered from the cache.
+        """
+        return AccountSession(self, token, account_id=account_id, user_id=user_id)
+
+    def cached_me(self, key: Tuple[int, Optional[int]]) -> Optional[s.Me]:
+        entry = self._me_cache.get(key)
+        if entry is None or time.monotonic() - entry[0] > self.me_ttl:
+            return None
+        return entry[1]
+
+    def remember_me(self, key: Tuple[int, Optional[int]], me: s.Me) -> None:
+        if self.me_ttl > 0:
+            if len(self._me_cache) > 10_000:  # bounded: drop the oldest half
+                for old in sorted(self._me_cache, key=lambda k: self._me_cache[k][0])[:5_000]:
+                    del self._me_cache[old]
+            self._me_cache[key] = (time.monotonic(), me)
+
+    def forget_me(self, user_id: int) -> None:
+        for key in [k for k in self._me_cache if k[0] == user_id]:
+            del self._me_cache[key]
 
     async def support_contacts(self, region: Optional[str] = None) -> List[s.SupportContactOut]:
         """Public: no token needed."""
@@ -72,14 +106,17 @@ class AccountServices:
         json: Any = None,
         params: Optional[Dict[str, Any]] = None,
         idempotency_key: Optional[str] = None,
+        account_id: Optional[int] = None,
         retry: bool = True,
     ) -> Any:
         """Send one call; returns the decoded JSON body or raises the matching error."""
         headers = {}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if account_id is not None:
+            headers[s.ACCOUNT_HEADER] = str(account_id)
         if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
+            headers[s.IDEMPOTENCY_HEADER] = idempotency_key
         attempts = 1 + (self.retries if retry else 0)
         last: Optional[Exception] = None
         for attempt in range(attempts):
@@ -114,13 +151,30 @@ def _key(idempotency_key: str) -> str:
 class AccountSession:
     """Calls made as one person; cheap to create per conversation turn."""
 
-    def __init__(self, services: AccountServices, token: str):
+    def __init__(
+        self,
+        services: AccountServices,
+        token: str,
+        *,
+        account_id: Optional[int] = None,
+        user_id: Optional[int] = None,
+    ):
         self._services = services
         self.token = token
+        self.account_id = account_id
+        self.user_id = user_id
+
+    def in_account(self, account_id: Optional[int]) -> AccountSession:
+        """The same person acting in another of their accounts."""
+        return AccountSession(
+            self._services, self.token, account_id=account_id, user_id=self.user_id
+        )
 
     async def _get(self, path: str, model: Type[T], **params: Any) -> T:
         clean = {k: v for k, v in params.items() if v is not None}
-        data = await self._services.request("GET", path, token=self.token, params=clean or None)
+        data = await self._services.request(
+            "GET", path, token=self.token, params=clean or None, account_id=self.account_id
+        )
         return parse_obj_as(model, data)
 
     async def _post(
@@ -133,14 +187,33 @@ class AccountSession:
         method: str = "POST",
         retry: bool = True,
     ) -> T:
-        data = await self._services.request(
-            method, path, token=self.token, json=body, idempotency_key=key, retry=retry
-        )
+        try:
+            data = await self._services.request(
+                method,
+                path,
+                token=self.token,
+                json=body,
+                idempotency_key=key,
+                account_id=self.account_id,
+                retry=retry,
+            )
+        finally:
+            if key is not None and self.user_id is not None:
+                self._services.forget_me(self.user_id)  # a write may change what /me says
         return parse_obj_as(model, data)
 
     # identity ------------------------------------------------------------------------------
     async def me(self) -> s.Me:
-        return await self._get("/me", s.Me)
+        """Who the caller is in the account of this session (cached, see the module doc)."""
+        key = (self.user_id, self.account_id) if self.user_id is not None else None
+        if key is not None:
+            cached = self._services.cached_me(key)
+            if cached is not None:
+                return cached
+        me = await self._get("/me", s.Me)
+        if key is not None:
+            self._services.remember_me(key, me)
+        return me
 
     async def decision(self, capability: str) -> s.Decision:
         return await self._get(f"/me/decisions/{capability}", s.Decision)

@@ -115,6 +115,8 @@ def _openapi(app: FastAPI) -> Dict[str, Any]:
 def create_app(settings: Settings, engine: Optional[Engine] = None) -> FastAPI:
     """Build the app; the engine is created here unless a caller supplies one."""
     load_table()  # a malformed permission table stops the start, not a request
+    settings.token_signing_key()  # so does a missing key pair
+    settings.token_verification_key()
     app = FastAPI(
         title="Premier account services",
         version="1.0.0",

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Type, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -20,10 +20,12 @@ from bot import tokens
 from bot.policy import Subject, load_table
 from bot.services import audit
 from bot.services import models as m
+from bot.services import schemas as s
 from bot.services.errors import Forbidden, NotFound, TokenExpiredError, Unauthorized
 from bot.settings import Settings
 
 T = TypeVar("T")
+IdempotencyKey = Header(None, alias=s.IDEMPOTENCY_HEADER)
 
 
 @dataclass
@@ -126,15 +128,34 @@ def _bearer(request: Request) -> Optional[str]:
     return value.strip()
 
 
-def resolve_principal(session: Session, settings: Settings, token: str) -> Principal:
+def requested_account(request: Request) -> Optional[int]:
+    """The `Premier-Account` header: another of the caller's accounts for this request.
+
+    Raises:
+        Unauthorized: the header is not a plain account id.
+    """
+    raw = request.headers.get(s.ACCOUNT_HEADER)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and 0 < len(raw) <= 10) or not 0 < int(raw) <= s.MAX_ID:
+        raise Unauthorized(f"the {s.ACCOUNT_HEADER} header must be an account id")
+    return int(raw)
+
+
+def resolve_principal(
+    session: Session, settings: Settings, token: str, account_id: Optional[int] = None
+) -> Principal:
     """Verify `token` and load the caller from the database.
 
+    Args:
+        account_id: act in this account instead of the token's (the caller must be a member).
     Raises:
         TokenExpiredError: the token is genuine but expired (sign in again).
         Unauthorized: forged, malformed, or for a user/account no longer active.
+        NotFound: `account_id` is not one of the caller's accounts.
     """
     try:
-        identity = tokens.verify_token(settings.token_secret, token)
+        identity = tokens.verify_token(settings.token_verification_key(), token)
     except tokens.TokenExpired:
         raise TokenExpiredError("your session has expired; please sign in again") from None
     except tokens.TokenInvalid:
@@ -143,7 +164,16 @@ def resolve_principal(session: Session, settings: Settings, token: str) -> Princ
     if user is None or user.status != "active":
         raise Unauthorized("the token is not valid")
     account = membership = None
-    if identity.account_id is not None:
+    if account_id is not None and account_id != identity.account_id:
+        membership = session.scalar(
+            select(m.Membership).filter_by(user_id=user.id, account_id=account_id, status="active")
+        )
+        if membership is None:
+            raise NotFound(
+                "the account was not found among your accounts", what="account", id=str(account_id)
+            )
+        account = membership.account
+    elif identity.account_id is not None:
         membership = session.scalar(
             select(m.Membership).filter_by(
                 user_id=user.id, account_id=identity.account_id, status="active"
@@ -159,7 +189,7 @@ def get_principal(request: Request, session: Session = Depends(get_session)) -> 
     token = _bearer(request)
     if token is None:
         raise Unauthorized("sign in required: send 'Authorization: Bearer <token>'")
-    return resolve_principal(session, request.app.state.settings, token)
+    return resolve_principal(session, request.app.state.settings, token, requested_account(request))
 
 
 def site_admins(session: Session, account_id: Optional[int]) -> List[Dict[str, str]]:

@@ -21,6 +21,11 @@ PLANS = ("basic", "prosupport", "prosupport_plus")
 REPORT_TYPES = ("purchase_history", "spend", "order_history")
 REGIONS = ("Americas", "EMEA", "APJ")
 EMAIL = r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$"
+# Request headers of the contract, named once for the services and the client.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# One request acts in another of the caller's own accounts (a chat switch, an account named
+# in a request); the services check the membership on every request, as for the token's account.
+ACCOUNT_HEADER = "Premier-Account"
 
 
 def normalize_service_tag(raw: str) -> str:

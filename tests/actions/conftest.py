@@ -9,15 +9,18 @@ from rasa_sdk import Action
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import use_services
+from bot.chat.identity import Verifier
 from bot.client import AccountServices
+from bot.tokens import load_public_key
 from tests.actions.harness import DOMAIN, Outcome, build_tracker
+from tests.conftest import TEST_VERIFY_KEY
 
 
 @pytest.fixture
 async def run(services):
     """run(action, token, **tracker_fields) -> Outcome."""
     client = AccountServices(services.base_url)
-    use_services(client)
+    use_services(client, Verifier(load_public_key(TEST_VERIFY_KEY)))
 
     async def runner(action: Action, token: Optional[str], **fields: Any) -> Outcome:
         dispatcher = CollectingDispatcher()

@@ -28,6 +28,7 @@ from actions.contracts import (
 )
 from bot.services import models as m
 from tests.actions.conftest import Outcome
+from tests.actions.harness import chat_metadata, entity_in, session_slots, start_form
 
 ANA = "ana.admin@acme.example"
 BEN = "ben.buyer@acme.example"
@@ -48,12 +49,12 @@ def form_tracker(
     ]
     return Tracker(
         sender_id="test-conversation",
-        slots={"language": "en", **slots, **answers},
+        slots={"language": "en", **session_slots(token), **slots, **answers},
         latest_message={
             "text": "",
             "intent": {"name": "", "confidence": 1.0},
             "entities": [],
-            "metadata": {"token": token, "channel": "portal"} if token else {},
+            "metadata": chat_metadata(token),
         },
         events=events,
         paused=False,
@@ -520,3 +521,91 @@ async def test_an_upgrade_is_quoted_confirmed_and_done_once(services, run, valid
     replay = await run(ActionConfirmChange(), token, slots={"pending_change": pending})
     assert replay.responses == ["utter_upgrade_done"]
     assert len(changes_of(services, tag, "upgrade")) == len(changes_before) + 1
+
+
+# --- the message that starts a form ------------------------------------------------------
+
+
+async def test_a_renewal_that_names_tags_duration_and_plan_asks_nothing_more(services, run):
+    text = "renew 9QW4T72 for 2 years on ProSupport"
+    started = await start_form(
+        ValidateRenewContractForm(),
+        services.token(BEN),
+        "renew_contract_form",
+        text=text,
+        intent="renew_service_contract",
+        entities=[
+            entity_in(text, "service_tag", "9QW4T72"),
+            entity_in(text, "duration", "2 years"),
+            entity_in(text, "plan", "ProSupport", "prosupport"),
+        ],
+    )
+    assert started.responses == []
+    assert slot_values(started, *RENEW_SLOTS, "requested_slot") == (
+        ["9QW4T72"],
+        2,
+        "prosupport",
+        None,
+    )
+
+
+async def test_a_renewal_in_spanish_with_two_tags(services, run):
+    text = "renueva 3FJ8K21 y 9QW4T72 por 3 años con ProSupport Plus"
+    started = await start_form(
+        ValidateRenewContractForm(),
+        services.token(DIEGO, "Acme Corporation"),
+        "renew_contract_form",
+        text=text,
+        intent="renew_service_contract",
+        entities=[
+            entity_in(text, "service_tag", "3FJ8K21"),
+            entity_in(text, "service_tag", "9QW4T72"),
+            entity_in(text, "duration", "3 años"),
+            entity_in(text, "plan", "ProSupport Plus", "prosupport_plus"),
+        ],
+        language="es",
+    )
+    assert started.responses == []
+    assert slot_values(started, *RENEW_SLOTS, "requested_slot") == (
+        ["3FJ8K21", "9QW4T72"],
+        3,
+        "prosupport_plus",
+        None,
+    )
+
+
+async def test_a_renewal_that_names_only_the_tag_asks_for_the_rest(services, run):
+    text = "renew the contract of 9QW4T72"
+    started = await start_form(
+        ValidateRenewContractForm(),
+        services.token(BEN),
+        "renew_contract_form",
+        text=text,
+        intent="renew_service_contract",
+        entities=[entity_in(text, "service_tag", "9QW4T72")],
+    )
+    assert started.responses == []
+    assert started.slot("service_tags") == ["9QW4T72"]
+    assert started.slot("requested_slot") == "duration"
+
+
+async def test_an_upgrade_that_names_tag_and_plan_asks_nothing_more(services, run):
+    caller, tag, _ = live_below_top(services)
+    text = f"upgrade {tag} to ProSupport Plus"
+    started = await start_form(
+        ValidateUpgradeContractForm(),
+        services.token(caller),
+        "upgrade_contract_form",
+        text=text,
+        intent="upgrade_service_contract",
+        entities=[
+            entity_in(text, "service_tag", tag),
+            entity_in(text, "plan", "ProSupport Plus", "prosupport_plus"),
+        ],
+    )
+    assert started.responses == []
+    assert slot_values(started, "service_tags", "plan", "requested_slot") == (
+        [tag],
+        "prosupport_plus",
+        None,
+    )

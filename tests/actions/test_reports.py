@@ -23,7 +23,7 @@ from actions.reports import (
 )
 from bot import language
 from bot.services import models as m
-from tests.actions.harness import check_form
+from tests.actions.harness import check_form, entity_in, start_form
 
 FORM = "generate_report_form"
 TODAY = dt.date(2025, 5, 20)
@@ -269,3 +269,52 @@ async def test_cancel_inside_the_form_forgets_the_report(run):
 async def report_form(action, token, candidates, **kwargs):
     """The generate-report form, validated as Rasa runs it."""
     return await check_form(action, token, FORM, candidates, intent="generate_report", **kwargs)
+
+
+# --- the message that starts the form ------------------------------------------------------
+
+
+async def test_a_request_naming_the_report_and_period_asks_nothing_more(services, run):
+    text = "run the spend report for last month"
+    started = await start_form(
+        ValidateGenerateReportForm(),
+        services.token("ana.admin@acme.example"),
+        FORM,
+        text=text,
+        intent="generate_report",
+        entities=[entity_in(text, "report_type", "spend")],
+    )
+    assert started.responses == []
+    assert started.slot("report_type") == "spend"
+    assert started.slot("requested_slot") is None
+    assert Period.from_slot(started.slot("report_period")) == parse_period(
+        "last month", dt.date.today()
+    )
+
+
+async def test_a_request_in_spanish_naming_the_report(services, run):
+    text = "genera el historial de compras de este año"
+    started = await start_form(
+        ValidateGenerateReportForm(),
+        services.token("diego.admin@globex.example"),
+        FORM,
+        text=text,
+        intent="generate_report",
+        entities=[entity_in(text, "report_type", "historial de compras", "purchase_history")],
+        language="es",
+    )
+    assert started.responses == []
+    assert started.slot("report_type") == "purchase_history"
+    assert started.slot("requested_slot") is None
+
+
+async def test_a_request_without_the_report_asks_which(services, run):
+    started = await start_form(
+        ValidateGenerateReportForm(),
+        services.token("ana.admin@acme.example"),
+        FORM,
+        text="generate a report for this year",
+        intent="generate_report",
+    )
+    assert started.responses == []
+    assert started.slot("requested_slot") == "report_type"

@@ -8,7 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.session import ActionHelp, ActionSessionStart, ActionSupportContact
-from tests.actions.harness import DOMAIN
+from tests.actions.harness import DOMAIN, chat_metadata
 
 ANA = "ana.admin@acme.example"
 SARA = "sara.shopper@acme.example"
@@ -41,9 +41,8 @@ async def test_help_names_the_account_and_role_in_the_persons_language(services,
 
 
 async def test_help_follows_an_account_switch(services, run):
-    outcome = await run(
-        ActionHelp(), services.token(DIEGO), slots={"active_account": "Acme Corporation"}
-    )
+    acme = services.account_id("Acme Corporation")
+    outcome = await run(ActionHelp(), services.token(DIEGO), slots={"active_account": acme})
     values = outcome.values("utter_help")
     assert values["account"] == "Acme Corporation"
     assert "• list, invite, change or deactivate users" not in help_items(outcome)  # a buyer there
@@ -84,7 +83,7 @@ async def test_support_contacts_of_one_region_in_any_case(run):
 def session_tracker(token):
     return Tracker(
         sender_id="test-session",
-        slots={"session_started_metadata": {"token": token} if token else None},
+        slots={"session_started_metadata": chat_metadata(token) or None},
         latest_message={},
         events=[],
         paused=False,
@@ -102,6 +101,7 @@ async def test_a_session_starts_in_the_profile_language(services, run):
     assert kinds == [
         ("session_started", None, None),
         ("slot", "language", "es"),
+        ("slot", "page_account", services.account_id("Globex México")),
         ("action", "action_listen", None),
     ]
 

@@ -22,7 +22,7 @@ from actions.support import (
 )
 from bot import language
 from bot.services import models as m
-from tests.actions.harness import check_form
+from tests.actions.harness import check_form, entity_in, start_form
 
 ROOT = Path(__file__).resolve().parents[2]
 BEN = "ben.buyer@acme.example"
@@ -81,7 +81,7 @@ async def test_support_history_of_one_device(services, run):
         ActionSupportHistory(), services.token(BEN), entities=[entity("service_tag", "3fj8k21")]
     )
     values = outcome.values("utter_support_history")
-    assert "1000000001" in values["open"] and values["closed"] == "—"
+    assert "1000000001" in values["open"] and values["closed"] == "none"
     assert "1000000002" not in values["open"]
 
 
@@ -290,3 +290,106 @@ async def test_after_a_question_the_form_only_names_the_next_slot(services, run)
             "value": "service_request_description",
         }
     ]
+
+
+# --- the message that starts the form ------------------------------------------------------
+
+
+async def start_request(token, text: str, said_tag: str, value: str, language: str = "en"):
+    """validate_open_service_request_form on the message that starts the form."""
+    return await start_form(
+        ValidateOpenServiceRequestForm(),
+        token,
+        FORM,
+        text=text,
+        intent="open_service_request",
+        entities=[entity_in(text, "service_tag", said_tag, value)],
+        language=language,
+    )
+
+
+async def test_a_request_that_says_what_is_wrong_is_asked_nothing_more(services, run):
+    token = services.token(BEN)
+    started = await start_request(
+        token, "open a service request for 3FJ8K21: the screen flickers", "3FJ8K21", "3FJ8K21"
+    )
+    assert started.responses == []
+    assert started.slot("service_request_tag") == "3FJ8K21"
+    assert started.slot("service_request_description") == "the screen flickers"
+    assert started.slot("requested_slot") is None
+    proposed = await run(
+        ActionOpenServiceRequest(),
+        token,
+        slots={
+            "service_request_tag": started.slot("service_request_tag"),
+            "service_request_description": started.slot("service_request_description"),
+        },
+    )
+    assert proposed.responses == ["utter_service_request_summary", "utter_confirm_buttons"]
+    assert proposed.values("utter_service_request_summary")["description"] == (
+        "the screen flickers"
+    )
+
+
+async def test_a_request_in_spanish_that_says_what_is_wrong(services, run):
+    started = await start_request(
+        services.token("diego.admin@globex.example", "Acme Corporation"),
+        "abre una solicitud de servicio para 3fj8k21: la pantalla parpadea",
+        "3fj8k21",
+        "3FJ8K21",
+        language="es",
+    )
+    assert started.responses == []
+    assert started.slot("service_request_tag") == "3FJ8K21"
+    assert started.slot("service_request_description") == "la pantalla parpadea"
+    assert started.slot("requested_slot") is None
+
+
+async def test_a_reason_after_because_or_porque_is_the_description(services, run):
+    token = services.token(BEN)
+    text = "please open a ticket for 3FJ8K21 because the fan is really loud"
+    started = await start_request(token, text, "3FJ8K21", "3FJ8K21")
+    assert started.slot("service_request_description") == "the fan is really loud"
+    assert started.slot("requested_slot") is None
+    text = "abre un caso para 3FJ8K21 que no enciende desde ayer"
+    started = await start_request(token, text, "3FJ8K21", "3FJ8K21", language="es")
+    assert started.slot("service_request_description") == "no enciende desde ayer"
+    assert started.slot("requested_slot") is None
+
+
+async def test_a_request_with_only_the_tag_still_asks_what_is_wrong(services, run):
+    started = await start_request(
+        services.token(BEN), "open a service request for 3FJ8K21", "3FJ8K21", "3FJ8K21"
+    )
+    assert started.responses == []
+    assert started.slot("service_request_tag") == "3FJ8K21"
+    assert started.slot("service_request_description") in (None, "<unset>")
+    assert started.slot("requested_slot") == "service_request_description"
+
+
+async def test_another_accounts_tag_in_the_request_is_asked_again_and_the_problem_kept(
+    services, run
+):
+    started = await start_request(
+        services.token(BEN),
+        "open a service request for MX4R8T2: the screen flickers",
+        "MX4R8T2",
+        "MX4R8T2",
+    )
+    assert started.responses == ["utter_not_found"]
+    assert started.slot("service_request_tag") is None
+    assert started.slot("service_request_description") == "the screen flickers"
+    assert started.slot("requested_slot") == "service_request_tag"
+
+
+async def test_a_refused_request_takes_nothing_from_its_message(services, run):
+    started = await start_request(
+        services.token("eve.rep@vendor.example"),
+        "open a service request for 7XK2M93: the screen flickers",
+        "7XK2M93",
+        "7XK2M93",
+    )
+    assert started.responses == ["utter_denied_role"]
+    assert started.slot("service_request_tag") is None
+    assert started.slot("service_request_description") is None
+    assert started.slot("requested_slot") is None

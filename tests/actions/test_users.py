@@ -28,7 +28,7 @@ from actions.users import (
     normalize_role,
 )
 from bot.services import models as m
-from tests.actions.harness import check_form
+from tests.actions.harness import check_form, entity_in, start_form
 
 ANA = "ana.admin@acme.example"
 
@@ -336,3 +336,93 @@ async def test_sso_is_explained_then_requested_from_the_account_team(services, r
 async def test_hannahs_home_account_has_no_user_management(services, run):
     outcome = await run(ActionRequestSso(), services.token("hannah@home.example"))
     assert outcome.responses == ["utter_denied_account_type"]
+
+
+# --- the message that starts a form ------------------------------------------------------
+
+
+async def test_an_invitation_that_names_email_and_role_asks_nothing_more(services, run):
+    email = fresh_email()
+    text = f"invite {email} as a buyer"
+    started = await start_form(
+        ValidateInviteUserForm(),
+        services.token(ANA),
+        "invite_user_form",
+        text=text,
+        intent="invite_user",
+        entities=[entity_in(text, "email", email), entity_in(text, "role", "buyer")],
+    )
+    assert started.responses == []
+    assert started.slot("user_email") == email and started.slot("user_role") == "buyer"
+    assert started.slot("requested_slot") is None
+
+
+async def test_an_invitation_in_spanish_that_names_email_and_role(services, run):
+    email = fresh_email()
+    text = f"invita a {email} como administrador del sitio"
+    started = await start_form(
+        ValidateInviteUserForm(),
+        services.token("diego.admin@globex.example"),
+        "invite_user_form",
+        text=text,
+        intent="invite_user",
+        entities=[
+            entity_in(text, "email", email),
+            entity_in(text, "role", "administrador del sitio", "site_admin"),
+        ],
+        language="es",
+    )
+    assert started.responses == []
+    assert started.slot("user_email") == email and started.slot("user_role") == "site_admin"
+    assert started.slot("requested_slot") is None
+
+
+async def test_an_invitation_with_only_the_email_asks_for_the_role(services, run):
+    email = fresh_email()
+    text = f"please invite {email}"
+    started = await start_form(
+        ValidateInviteUserForm(),
+        services.token(ANA),
+        "invite_user_form",
+        text=text,
+        intent="invite_user",
+        entities=[entity_in(text, "email", email)],
+    )
+    assert started.responses == []
+    assert started.slot("user_email") == email
+    assert started.slot("requested_slot") == "user_role"
+
+
+async def test_a_role_change_that_names_user_and_role_asks_nothing_more(services, run):
+    text = "make sara.shopper@acme.example a buyer"
+    started = await start_form(
+        ValidateChangeUserRoleForm(),
+        services.token(ANA),
+        "change_user_role_form",
+        text=text,
+        intent="change_user_role",
+        entities=[
+            entity_in(text, "email", "sara.shopper@acme.example"),
+            entity_in(text, "role", "buyer"),
+        ],
+    )
+    assert started.responses == []
+    assert started.slot("user_email") == "sara.shopper@acme.example"
+    assert started.slot("user_role") == "buyer"
+    assert started.slot("requested_slot") is None
+
+
+async def test_a_deactivation_of_someone_outside_the_account_is_not_found_at_once(services, run):
+    text = "deactivate lena.buyer@initech.example"
+    started = await start_form(
+        ValidateDeactivateUserForm(),
+        services.token(ANA),
+        "deactivate_user_form",
+        text=text,
+        intent="deactivate_user",
+        entities=[entity_in(text, "email", "lena.buyer@initech.example")],
+    )
+    assert started.responses == ["utter_not_found"]
+    assert started.values("utter_not_found")["id"] == "lena.buyer@initech.example"
+    assert started.slot("user_email") is None
+    assert started.slot("requested_slot") == "user_email"

@@ -8,7 +8,6 @@ and load tests send them.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from bot import assistant
+from bot.settings import Settings, load_settings
 from tests.conftest import (
     ROOT,
     RunningServices,
@@ -27,12 +27,16 @@ from tests.conftest import (
     stop_services,
 )
 
+REDIS_URL = "redis://127.0.0.1:6379/3"
+
 
 @dataclass
 class Stack:
     services: RunningServices
     rasa_url: str
     processes: List[subprocess.Popen]
+    workdir: Path
+    settings: Settings
 
     def say(
         self, text: str, token: Optional[str] = None, sender: str = "e2e"
@@ -81,18 +85,23 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     services = start_services("sqlite", f"sqlite:///{workdir / 'premier.db'}")
     actions_port, rasa_port = free_port(), free_port()
     env = service_env(services.database_url, int(services.base_url.rsplit(":", 1)[1]))
-    env.update({"ACTIONS_PORT": str(actions_port), "RASA_PORT": str(rasa_port)})
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
-        "lock_store:\n  type: in_memory\n"
+    env.update(
+        {
+            "ACTIONS_PORT": str(actions_port),
+            "RASA_PORT": str(rasa_port),
+            "TRACKER_STORE_URL": f"sqlite:///{workdir / 'tracker.db'}",
+            # Redis for the lock store and for push, so a message pushed from another
+            # process reaches a connection open on this Rasa server.
+            "REDIS_URL": REDIS_URL,
+        }
     )
+    settings = load_settings(env, env_file=None)
+    endpoints = assistant.write_endpoints(settings, workdir / "endpoints.yml")
     logs = open(workdir / "stack.log", "w")  # noqa: SIM115 - closed in the finally below
     processes: List[subprocess.Popen] = []
     try:
         actions = subprocess.Popen(
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+            assistant.actions_command(settings),
             cwd=ROOT,
             env=env,
             stdout=logs,
@@ -100,25 +109,7 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         )
         processes.append(actions)
         rasa = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rasa",
-                "run",
-                "--model",
-                str(trained_model),
-                "--endpoints",
-                str(endpoints),
-                "--credentials",
-                "credentials.yml",
-                "--interface",
-                "127.0.0.1",
-                "--port",
-                str(rasa_port),
-                "--enable-api",
-                "--auth-token",
-                env["RASA_API_TOKEN"],
-            ],
+            assistant.serve_command(settings, trained_model, endpoints),
             cwd=ROOT,
             env=env,
             stdout=logs,
@@ -127,7 +118,7 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         processes.append(rasa)
         _wait(f"http://127.0.0.1:{actions_port}/health", actions, "the action server")
         _wait(f"http://127.0.0.1:{rasa_port}/webhooks/portal/", rasa, "the Rasa server")
-        yield Stack(services, f"http://127.0.0.1:{rasa_port}", processes)
+        yield Stack(services, f"http://127.0.0.1:{rasa_port}", processes, workdir, settings)
     except RuntimeError as exc:
         logs.flush()
         pytest.fail(f"{exc}\n{(workdir / 'stack.log').read_text()[-4000:]}")

@@ -43,7 +43,7 @@ def test_expired_token_gets_only_a_sign_in_again_reply(stack):
 
 
 def test_forged_token_is_refused(stack):
-    forged = tokens.mint_token("not-the-secret-" * 3, user_id=1, account_id=1)
+    forged = tokens.mint_token(tokens.generate_key_pair()[0], user_id=1, account_id=1)
     response = httpx.post(
         f"{stack.rasa_url}/webhooks/portal/webhook",
         headers={"Authorization": f"Bearer {forged}"},

@@ -8,7 +8,10 @@ on purpose, so the other audit outcomes may grow).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import json
 import sqlite3
 import threading
@@ -27,7 +30,7 @@ from sqlalchemy.orm import Session
 from bot import tokens
 from bot.services import models as m
 from bot.services.app import MAX_BODY_BYTES
-from tests.conftest import TEST_DOWNLOAD_SECRET, TEST_TOKEN_SECRET
+from tests.conftest import TEST_DOWNLOAD_SECRET, TEST_SIGNING_KEY, TEST_VERIFY_KEY
 
 ADMIN = "ana.admin@acme.example"
 BUYER = "ben.buyer@acme.example"
@@ -593,6 +596,18 @@ def _claims(services: Any, **overrides: Any) -> Dict[str, Any]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
+def _hmac_token(claims: Dict[str, Any], key: bytes) -> str:
+    """An HS256 token made by hand: PyJWT itself refuses to use a PEM key as an HMAC secret."""
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = part(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = part(json.dumps(claims).encode())
+    signature = hmac.new(key, f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{part(signature)}"
+
+
 def _quietly(function: Callable, *args: Any, **kwargs: Any) -> Any:
     with warnings.catch_warnings():  # PyJWT warns that the key is short for HS512
         warnings.simplefilter("ignore")
@@ -610,7 +625,7 @@ BAD_AUTHORIZATION: List[Tuple[str, Callable[[Any], Optional[str]], str]] = [
         lambda s: (
             "Bearer "
             + tokens.mint_token(
-                "another-secret-" + "q" * 32,
+                tokens.generate_key_pair()[0],  # a key pair that is not the services'
                 user_id=s.user_id(ADMIN),
                 account_id=s.account_id(ACME),
                 channel="test",
@@ -620,52 +635,44 @@ BAD_AUTHORIZATION: List[Tuple[str, Callable[[Any], Optional[str]], str]] = [
     ),
     (
         "signed with the download secret",
-        lambda s: (
-            "Bearer "
-            + tokens.mint_token(
-                TEST_DOWNLOAD_SECRET,
-                user_id=s.user_id(ADMIN),
-                account_id=s.account_id(ACME),
-                channel="test",
-            )
-        ),
+        lambda s: "Bearer " + jwt.encode(_claims(s), TEST_DOWNLOAD_SECRET, algorithm="HS256"),
+        "not valid",
+    ),
+    (
+        "HS256 keyed with the public key (algorithm confusion)",
+        lambda s: "Bearer " + _hmac_token(_claims(s), TEST_VERIFY_KEY.encode()),
         "not valid",
     ),
     ("alg none", lambda s: "Bearer " + jwt.encode(_claims(s), None, algorithm="none"), "not valid"),
     (
         "HS512",
-        lambda s: (
-            "Bearer " + _quietly(jwt.encode, _claims(s), TEST_TOKEN_SECRET, algorithm="HS512")
-        ),
+        lambda s: "Bearer " + _quietly(jwt.encode, _claims(s), "h" * 48, algorithm="HS512"),
         "not valid",
     ),
     (
         "other issuer",
         lambda s: (
             "Bearer "
-            + jwt.encode(_claims(s, iss="someone-else"), TEST_TOKEN_SECRET, algorithm="HS256")
+            + jwt.encode(_claims(s, iss="someone-else"), TEST_SIGNING_KEY, algorithm="EdDSA")
         ),
         "not valid",
     ),
     (
         "no expiry",
-        lambda s: (
-            "Bearer " + jwt.encode(_claims(s, exp=None), TEST_TOKEN_SECRET, algorithm="HS256")
-        ),
+        lambda s: "Bearer " + jwt.encode(_claims(s, exp=None), TEST_SIGNING_KEY, algorithm="EdDSA"),
         "not valid",
     ),
     (
         "subject not a number",
         lambda s: (
-            "Bearer " + jwt.encode(_claims(s, sub="ana"), TEST_TOKEN_SECRET, algorithm="HS256")
+            "Bearer " + jwt.encode(_claims(s, sub="ana"), TEST_SIGNING_KEY, algorithm="EdDSA")
         ),
         "not valid",
     ),
     (
         "unknown channel",
         lambda s: (
-            "Bearer "
-            + jwt.encode(_claims(s, chn="telepathy"), TEST_TOKEN_SECRET, algorithm="HS256")
+            "Bearer " + jwt.encode(_claims(s, chn="telepathy"), TEST_SIGNING_KEY, algorithm="EdDSA")
         ),
         "not valid",
     ),
@@ -674,7 +681,7 @@ BAD_AUTHORIZATION: List[Tuple[str, Callable[[Any], Optional[str]], str]] = [
         lambda s: (
             "Bearer "
             + tokens.mint_token(
-                TEST_TOKEN_SECRET, user_id=2_000_000_000, account_id=None, channel="test"
+                TEST_SIGNING_KEY, user_id=2_000_000_000, account_id=None, channel="test"
             )
         ),
         "not valid",
@@ -684,7 +691,7 @@ BAD_AUTHORIZATION: List[Tuple[str, Callable[[Any], Optional[str]], str]] = [
         lambda s: (
             "Bearer "
             + tokens.mint_token(
-                TEST_TOKEN_SECRET,
+                TEST_SIGNING_KEY,
                 user_id=s.user_id(ADMIN),
                 account_id=s.account_id("Initech GmbH"),
                 channel="test",
@@ -763,7 +770,7 @@ def _person(
 
 def _bearer(services: Any, user_id: int) -> Dict[str, str]:
     token = tokens.mint_token(
-        TEST_TOKEN_SECRET, user_id=user_id, account_id=services.account_id(ACME), channel="test"
+        TEST_SIGNING_KEY, user_id=user_id, account_id=services.account_id(ACME), channel="test"
     )
     return {"Authorization": f"Bearer {token}"}
 

@@ -28,8 +28,7 @@ from bot import tokens
 from bot.policy import Subject, load_table
 from bot.services import models as m
 from bot.services.app import create_app
-from bot.settings import Settings
-from tests.conftest import TEST_TOKEN_SECRET
+from tests.conftest import TEST_SIGNING_KEY, test_settings
 
 TABLE = load_table()
 
@@ -249,20 +248,7 @@ KEY_PREFIX = "permwalk-"
 
 # --- the routes, read from the app itself (no server needed) --------------------------------
 
-_SETTINGS = Settings(
-    environment="test",
-    token_secret=TEST_TOKEN_SECRET,
-    download_secret="unused-" + "z" * 32,
-    database_url="sqlite://",
-    host="127.0.0.1",
-    services_port=0,
-    services_url="http://127.0.0.1:0",
-    token_ttl_minutes=30,
-    download_ttl_minutes=15,
-    rasa_port=0,
-    actions_port=0,
-    rasa_api_token="unused-" + "r" * 32,
-)
+_SETTINGS = test_settings(DATABASE_URL="sqlite://")
 ROUTES: List[APIRoute] = [
     r
     for r in create_app(_SETTINGS, engine=sa_create_engine("sqlite://")).routes
@@ -511,7 +497,7 @@ def test_anonymous_cannot_ask_for_decisions(anonymous, capability):
 
 def _minted(services, email: str, account: str) -> Dict[str, str]:  # type: ignore[no-untyped-def]
     token = tokens.mint_token(
-        TEST_TOKEN_SECRET,
+        TEST_SIGNING_KEY,
         user_id=services.user_id(email),
         account_id=services.account_id(account),
         channel="test",
@@ -593,7 +579,7 @@ def test_token_for_an_account_the_user_is_not_in_is_refused(services, person, ac
 
 def test_signed_in_customer_without_an_account_is_not_told_to_sign_in(services):  # type: ignore[no-untyped-def]
     token = tokens.mint_token(
-        TEST_TOKEN_SECRET,
+        TEST_SIGNING_KEY,
         user_id=services.user_id(PEOPLE["ana"].email),
         account_id=None,
         channel="test",
@@ -607,7 +593,7 @@ def test_signed_in_customer_without_an_account_is_not_told_to_sign_in(services):
 
 def test_token_for_a_nonexistent_account_is_refused(services):  # type: ignore[no-untyped-def]
     token = tokens.mint_token(
-        TEST_TOKEN_SECRET,
+        TEST_SIGNING_KEY,
         user_id=services.user_id(PEOPLE["ana"].email),
         account_id=2_000_000_000,
         channel="test",

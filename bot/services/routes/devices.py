@@ -8,20 +8,19 @@ import re
 import uuid
 from typing import List, Optional
 
-from fastapi import APIRouter, Depends, Header, Path
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from bot.services import models as m
 from bot.services import schemas as s
 from bot.services import views
-from bot.services.context import Ctx, require
+from bot.services.context import Ctx, IdempotencyKey, require
 from bot.services.errors import Conflict, InvalidInput
 from bot.services.idempotency import run_write
 from bot.services.seed import RATES
 
 router = APIRouter(tags=["devices and contracts"])
-IdempotencyKey = Header(None, alias="Idempotency-Key")
 
 
 def _tag(raw: str) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import tokens
+from bot.accounts import choose_account
 from bot.policy import load_table
 from bot.services import audit, views
 from bot.services import models as m
@@ -108,28 +109,27 @@ def switch_account(
     The account may be named by name (case-insensitive, a unique prefix is
     enough) or by customer number.
     """
-    wanted = body.account.casefold()
     options = _memberships(ctx.session, ctx.principal.user.id)
-    exact = [
-        ms
-        for ms in options
-        if wanted in (ms.account.name.casefold(), ms.account.customer_number.casefold())
-    ]
-    matches = exact or [ms for ms in options if ms.account.name.casefold().startswith(wanted)]
-    if len(matches) != 1:
+    chosen = choose_account(
+        body.account,
+        options,
+        name=lambda ms: ms.account.name,
+        number=lambda ms: ms.account.customer_number,
+    )
+    if chosen is None:
         raise NotFound(
             f"account {body.account} was not found among your accounts",
             what="account",
             id=body.account,
             options=[ms.account.name for ms in options],
         )
-    chosen = matches[0]
     settings = ctx.settings
     token = tokens.mint_token(
-        settings.token_secret,
+        settings.token_signing_key(),
         user_id=ctx.principal.user.id,
         account_id=chosen.account_id,
         channel=ctx.principal.channel,
+        language=ctx.principal.user.language,
         ttl=dt.timedelta(minutes=settings.token_ttl_minutes),
     )
     audit.add(

@@ -5,19 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import List, Optional
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from bot.services import models as m
 from bot.services import schemas as s
 from bot.services import views
-from bot.services.context import Ctx, require
+from bot.services.context import Ctx, IdempotencyKey, require
 from bot.services.errors import Conflict
 from bot.services.idempotency import run_write
 
 router = APIRouter(tags=["orders"])
-IdempotencyKey = Header(None, alias="Idempotency-Key")
 OrderNumber = Path(..., regex=s.ORDER_NUMBER, description="9 digits")
 
 

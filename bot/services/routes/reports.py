@@ -6,7 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from fastapi import APIRouter, Depends, Header, Path
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,11 +14,10 @@ from sqlalchemy.orm import Session
 from bot.services import downloads
 from bot.services import models as m
 from bot.services import schemas as s
-from bot.services.context import Ctx, require
+from bot.services.context import Ctx, IdempotencyKey, require
 from bot.services.idempotency import run_write
 
 router = APIRouter(tags=["reports"])
-IdempotencyKey = Header(None, alias="Idempotency-Key")
 REPORT_NAMES = {
     "purchase_history": "Purchase history",
     "spend": "Spend by month",

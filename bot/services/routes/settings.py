@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from fastapi import APIRouter, Depends, Header, Path
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from bot.services import models as m
 from bot.services import schemas as s
 from bot.services import views
-from bot.services.context import Ctx, require
+from bot.services.context import Ctx, IdempotencyKey, require
 from bot.services.errors import InvalidInput
 from bot.services.idempotency import run_write
 
 router = APIRouter(tags=["settings"])
-IdempotencyKey = Header(None, alias="Idempotency-Key")
 
 
 def _changes(body: s.Strict) -> dict:

@@ -5,18 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import List, Optional
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from bot.services import downloads, views
 from bot.services import models as m
 from bot.services import schemas as s
-from bot.services.context import Ctx, require
+from bot.services.context import Ctx, IdempotencyKey, require
 from bot.services.idempotency import run_write
 
 router = APIRouter(tags=["support"])
-IdempotencyKey = Header(None, alias="Idempotency-Key")
 
 
 @router.get("/account-team", response_model=List[s.TeamContactOut])

@@ -1,0 +1,1 @@
+"""The conversation layer every channel uses: identity, conversations, metadata, replies, push."""

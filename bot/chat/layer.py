@@ -1,0 +1,159 @@
+"""The conversation layer: what every channel calls, so that a channel is only a transport.
+
+A message passes through it like this:
+
+    channel (portal endpoint, widget socket, Slack app, handoff desk)
+      -> Verifier: token -> ChatIdentity          (public key only; expired -> "sign in again")
+      -> conversation rule: identity -> conversation id  (bot.chat.conversations)
+      -> redact: card numbers / tokens typed into the chat are masked
+      -> ChatMetadata: typed, the token only as a transient field
+      -> Rasa (NLU, rules, forms) -> action server -> account services, as the person
+      <- ReplyCollector: each bot message as one Reply (text, buttons, data)
+    and later, outside a turn:
+      PushHub.publish(conversation, reply) -> every open connection of that conversation
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional
+
+from rasa.core.channels.channel import UserMessage
+
+from bot.chat.conversations import AnonymousConversations, conversation_id
+from bot.chat.identity import ChatIdentity, SessionExpired, Verifier
+from bot.chat.metadata import ChatMetadata
+from bot.chat.output import Forward, ReplyCollector
+from bot.chat.push import PushHub, push_hub_from_url
+from bot.chat.redact import redact
+from bot.chat.replies import Reply
+from bot.language import detect_language
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_CHARS = 2000
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+@dataclass
+class ChatTurn:
+    """What one message produced: the conversation it went to and the replies, in order."""
+
+    conversation: str
+    replies: List[Reply] = field(default_factory=list)
+    identity: Optional[ChatIdentity] = None
+
+
+def fixed_reply(responses: Mapping[str, Any], name: str, language: str) -> Reply:
+    """A domain response chosen without running the assistant (e.g. "please sign in again").
+
+    The text still comes from the domain: the variation whose `language` slot
+    condition matches, else the one without a condition.
+    """
+    variations = responses.get(name) or []
+    fallback = None
+    for variation in variations:
+        conditions = variation.get("condition") or []
+        if not conditions:
+            fallback = fallback or variation
+        elif any(c.get("name") == "language" and c.get("value") == language for c in conditions):
+            return Reply(text=variation.get("text", ""))
+    if fallback is None:
+        raise KeyError(f"the domain has no response {name}")
+    return Reply(text=fallback.get("text", ""))
+
+
+class ChatLayer:
+    """One per server process: the verifier, the conversation rule and the push hub."""
+
+    def __init__(self, verifier: Verifier, anonymous: AnonymousConversations, push: PushHub):
+        self.verifier = verifier
+        self.anonymous = anonymous
+        self.push = push
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChatLayer:
+        return cls(
+            Verifier(settings.token_verification_key()),
+            AnonymousConversations(settings.chat_secret),
+            push_hub_from_url(settings.redis_url),
+        )
+
+    async def start(self) -> None:
+        await self.push.start()
+
+    async def close(self) -> None:
+        await self.push.close()
+
+    def conversation_of(
+        self,
+        identity: Optional[ChatIdentity],
+        *,
+        thread: Optional[str] = None,
+        anonymous_id: Optional[str] = None,
+    ) -> str:
+        if identity is None:
+            return self.anonymous.continue_or_issue(anonymous_id)
+        return conversation_id(identity, thread)
+
+    async def handle(
+        self,
+        *,
+        channel: str,
+        text: str,
+        on_new_message: OnNewMessage,
+        responses: Mapping[str, Any],
+        authorization: Optional[str] = None,
+        token: Optional[str] = None,
+        thread: Optional[str] = None,
+        anonymous_id: Optional[str] = None,
+        forward: Optional[Forward] = None,
+    ) -> ChatTurn:
+        """Take one message from a channel through the assistant.
+
+        Exactly one of `authorization` (a header value) or `token` may be given;
+        neither means an anonymous visitor.
+
+        Raises:
+            InvalidCredential: the channel answers 401 (without the reason).
+        """
+        text = redact(text)[:MAX_MESSAGE_CHARS]
+        hint = detect_language(text)
+        try:
+            identity = (
+                self.verifier.from_token(token, channel)
+                if token
+                else self.verifier.from_authorization(authorization, channel)
+            )
+        except SessionExpired:
+            reply = fixed_reply(responses, "utter_session_expired", hint or "en")
+            if forward is not None:
+                await forward(reply)
+            return ChatTurn(conversation="", replies=[reply])
+        conversation = self.conversation_of(identity, thread=thread, anonymous_id=anonymous_id)
+        metadata = ChatMetadata(
+            channel=channel,
+            conversation=conversation,
+            user_id=identity.user_id if identity else None,
+            account_id=identity.account_id if identity else None,
+            language=identity.language if identity else None,
+            language_hint=hint,
+            thread=thread,
+            credential=identity.credential if identity else None,
+        )
+        collector = ReplyCollector(channel, forward)
+        await on_new_message(
+            UserMessage(
+                text,
+                collector,
+                conversation,
+                input_channel=channel,
+                metadata=metadata.to_message(),
+            )
+        )
+        return ChatTurn(conversation, collector.replies, identity)
+
+    def push_payload(self, conversation: str, replies: List[Reply]) -> List[Dict[str, Any]]:
+        """Replies in the REST shape: Rasa's `recipient_id` plus our text/buttons/data."""
+        return [{"recipient_id": conversation, **reply.as_json()} for reply in replies]

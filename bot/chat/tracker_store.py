@@ -1,0 +1,79 @@
+"""Rasa's SQL tracker store, configured from the settings, that never writes a secret.
+
+Before a conversation is saved (or streamed to an event broker) every event is
+cleaned in place: the transient metadata fields (the turn's token, see
+`bot.chat.metadata`) are removed from user messages and from the
+`session_started_metadata` slot, and card numbers or tokens a person typed are
+redacted from the text. Rasa saves a tracker once, at the end of a turn, after
+the actions ran: they still received the token, and nothing stored holds it.
+
+The database comes from `Settings.tracker_store_url` (SQLite in var/ by default,
+PostgreSQL in production), so the endpoints file names no address or password.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.engine import make_url
+
+from bot.chat.metadata import without_transient
+from bot.chat.redact import redact
+from bot.settings import load_settings
+
+SESSION_METADATA_SLOT = "session_started_metadata"
+
+
+def clean_event(event: Any) -> None:
+    """Remove what must never be stored from one event, in place."""
+    if isinstance(event, UserUttered):
+        event.metadata = without_transient(event.metadata)
+        if event.text:
+            event.text = redact(event.text)
+        if isinstance(event.parse_data, dict):
+            if "metadata" in event.parse_data:
+                event.parse_data["metadata"] = without_transient(event.parse_data["metadata"])
+            if isinstance(event.parse_data.get("text"), str):
+                event.parse_data["text"] = redact(event.parse_data["text"])
+    elif isinstance(event, SlotSet) and event.key == SESSION_METADATA_SLOT:
+        event.value = without_transient(event.value)
+    elif isinstance(event, BotUttered) and event.text:
+        event.text = redact(event.text)
+
+
+def _owner_only_sqlite(url: str) -> None:
+    """Create a SQLite file readable by its owner only before SQLAlchemy opens it."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return
+    if parsed.database == ":memory:":
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+    descriptor = os.open(parsed.database, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(descriptor)
+
+
+class PrivateSQLTrackerStore(SQLTrackerStore):
+    """`tracker_store: type: bot.chat.tracker_store.PrivateSQLTrackerStore` in the endpoints."""
+
+    def __init__(
+        self,
+        domain: Optional[Domain] = None,
+        event_broker: Any = None,
+        url: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.pop("host", None)  # Rasa passes the endpoint's url as `host`; the settings decide
+        target = url or load_settings().tracker_store_url
+        _owner_only_sqlite(target)
+        super().__init__(domain=domain, host=target, event_broker=event_broker, **kwargs)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        for event in tracker.events:
+            clean_event(event)
+        await super().save(tracker)
