@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import IO, Dict, Iterator, Optional
 
 import httpx
 import pytest
@@ -136,13 +136,20 @@ def test_settings(**overrides: str) -> Settings:
     return load_settings(env, env_file=None)
 
 
-def start_services(backend: str, database_url: str) -> RunningServices:
+def start_services(
+    backend: str, database_url: str, log: Optional[IO[str]] = None
+) -> RunningServices:
+    """Migrate, seed and serve a database; the process's output goes to `log` when given."""
     migrate(database_url)
     engine = create_engine(database_url)
     seed(engine)
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "services"], cwd=ROOT, env=service_env(database_url, port)
+        [sys.executable, "-m", "bot", "services"],
+        cwd=ROOT,
+        env=service_env(database_url, port),
+        stdout=log,
+        stderr=subprocess.STDOUT if log else None,
     )
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
@@ -11,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import tokens
 from bot.chat.metadata import ChatMetadata
+from bot.chat.replies import Reply
 from tests.conftest import ROOT, TEST_VERIFY_KEY
 
 # The real domain, as the Rasa server sends it to the action server.
@@ -62,6 +64,29 @@ class Outcome:
     def slot(self, name: str) -> Any:
         sets = [e for e in self.events if e.get("event") == "slot" and e.get("name") == name]
         return sets[-1]["value"] if sets else "<unset>"
+
+    def data(self, response: str) -> Dict[str, Any]:
+        """What the message with `response` shows as data ({} for a text-only message).
+
+        It is the message's "custom" (rasa-sdk's `json_message`), and it must come
+        through the chat layer's output unchanged, as JSON.
+        """
+        custom = self.values(response).get("custom") or {}
+        if custom:
+            assert json.loads(json.dumps(custom)) == custom, "the data is not plain JSON"
+            kept = Reply.from_bot_message({"text": "…", "custom": custom}).data
+            assert kept == custom, f"the chat layer would drop {custom!r}"
+        return custom
+
+
+def field_values(fields: List[Dict[str, Any]]) -> Dict[str, str]:
+    """name -> value of shown fields (a name that repeats: its last value)."""
+    return {f["name"]: f["value"] for f in fields}
+
+
+def field_labels(fields: List[Dict[str, Any]]) -> Dict[str, str]:
+    """name -> label of shown fields."""
+    return {f["name"]: f["label"] for f in fields}
 
 
 def build_tracker(

@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from actions import i18n
 from actions.changes import ActionConfirmChange
 from actions.contracts import (
     ActionLeaveContractForm,
@@ -28,7 +29,14 @@ from actions.contracts import (
 )
 from bot.services import models as m
 from tests.actions.conftest import Outcome
-from tests.actions.harness import chat_metadata, entity_in, session_slots, start_form
+from tests.actions.harness import (
+    chat_metadata,
+    entity_in,
+    field_labels,
+    field_values,
+    session_slots,
+    start_form,
+)
 
 ANA = "ana.admin@acme.example"
 BEN = "ben.buyer@acme.example"
@@ -609,3 +617,75 @@ async def test_an_upgrade_that_names_tag_and_plan_asks_nothing_more(services, ru
         "prosupport_plus",
         None,
     )
+
+
+# --- what the actions show as data beside the text ---------------------------------------
+
+
+async def test_contracts_are_a_list_with_a_tone_for_how_soon_they_end(services, run):
+    outcome = await run(ActionListServiceContracts(), services.token(BEN))
+    shown = outcome.data("utter_contracts")
+    assert (shown["type"], shown["kind"], shown["title"]) == (
+        "list",
+        "contracts",
+        "Acme Corporation",
+    )
+    by_tag = {item["title"]: item for item in shown["items"]}
+    assert set(by_tag) == {"7XK2M93", "3FJ8K21", "9QW4T72", "H2L9P05"}
+    tones = {"active": "ok", "expiring": "warn", "expired": "bad"}
+    for tag, item in by_tag.items():
+        assert item["id"].startswith("SC-")
+        assert item["status"]["tone"] == tones[item["status"]["value"]]
+        ends_on, plan = contract_state(services, tag)
+        values = field_values(item["fields"])
+        assert values["ends_on"] == i18n.day(ends_on, "en")
+        assert values["plan"] == i18n.plan(plan, "en")
+    assert by_tag["H2L9P05"]["status"]["value"] == "expired"
+    assert field_labels(by_tag["H2L9P05"]["fields"]) == {
+        "plan": "Plan",
+        "ends_on": "Ends",
+        "days_left": "Time",
+    }
+
+
+async def test_a_renewal_quote_carries_a_confirmation_in_spanish(services, run):
+    outcome = await run(
+        ActionQuoteContractRenewal(),
+        services.token(DIEGO, "Acme Corporation"),
+        slots={"language": "es", "service_tags": ["3FJ8K21"], "duration": 3, "plan": "basic"},
+    )
+    shown = outcome.data("utter_renewal_quote")
+    assert (shown["type"], shown["kind"], shown["title"]) == (
+        "confirmation",
+        "renew_contracts",
+        "Básico",
+    )
+    quote = outcome.values("utter_renewal_quote")
+    assert [(f["name"], f["label"]) for f in shown["fields"]] == [
+        ("plan", "Plan"),
+        ("duration", "Duración"),
+        ("service_tag", "Etiqueta de servicio"),
+        ("total", "Total"),
+    ]
+    values = field_values(shown["fields"])
+    assert (values["plan"], values["duration"], values["total"]) == (
+        "Básico",
+        "3 años",
+        quote["total"],
+    )
+    assert f"• {values['service_tag']}" == quote["lines"]
+    assert values["service_tag"].startswith("3FJ8K21 · ")
+
+
+async def test_an_upgrade_quote_carries_a_confirmation_per_device(services, run, upgradeable):
+    tag, plan = upgradeable
+    outcome = await run(
+        ActionQuoteContractUpgrade(),
+        services.token(LENA),
+        slots={"service_tags": [tag], "plan": plan},
+    )
+    shown = outcome.data("utter_upgrade_quote")
+    assert (shown["type"], shown["kind"]) == ("confirmation", "upgrade_contracts")
+    lines = [f["value"] for f in shown["fields"] if f["name"] == "service_tag"]
+    assert len(lines) == 1 and lines[0].startswith(f"{tag} · ")
+    assert field_values(shown["fields"])["plan"] == i18n.plan(plan, "en") == shown["title"]

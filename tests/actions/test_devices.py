@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from actions import i18n
 from actions.devices import ActionCheckWarranty, ActionListDevices, days_left, service_tags_in
 from actions.subscriptions import ActionListSubscriptions
+from bot.services import models as m
+from tests.actions.harness import field_labels, field_values
 
 BEN = "ben.buyer@acme.example"
 DIEGO = "diego.admin@globex.example"
@@ -129,3 +134,68 @@ async def test_subscriptions_are_not_offered_in_mexico(services, run):
     )
     assert outcome.responses == ["utter_denied_country"]
     assert outcome.values("utter_denied_country")["country"] == "México"
+
+
+# --- what the actions show as data beside the text ---------------------------------------
+
+
+def warranty_end(services, tag):
+    with Session(services.engine) as session:
+        return session.scalar(select(m.Device.warranty_end).filter_by(service_tag=tag))
+
+
+async def test_devices_are_a_list_with_their_warranty_status(services, run):
+    outcome = await run(ActionListDevices(), services.token(BEN))
+    shown = outcome.data("utter_devices")
+    assert (shown["type"], shown["kind"], shown["title"]) == ("list", "devices", "Acme Corporation")
+    items = {item["id"]: item for item in shown["items"]}
+    assert set(items) == {"7XK2M93", "3FJ8K21", "9QW4T72", "H2L9P05", "C8N3V66"}
+    assert items["7XK2M93"]["status"] == {"value": "active", "label": "active", "tone": "ok"}
+    assert items["H2L9P05"]["status"] == {"value": "expired", "label": "expired", "tone": "bad"}
+    assert items["7XK2M93"]["subtitle"] == "Latitude 7440 laptop"
+
+
+async def test_a_warranty_check_is_a_device_card_in_the_persons_language(services, run):
+    outcome = await run(
+        ActionCheckWarranty(),
+        services.token(DIEGO, "Globex México"),
+        entities=[entity("service_tag", "mx4r8t2")],
+        slots={"language": "es"},
+    )
+    shown = outcome.data("utter_warranty_active")
+    assert (shown["type"], shown["kind"]) == ("card", "device")
+    item = shown["item"]
+    assert item["id"] == "MX4R8T2"
+    assert item["status"] == {"value": "active", "label": "activa", "tone": "ok"}
+    values = field_values(item["fields"])
+    assert values["warranty_end"] == i18n.day(warranty_end(services, "MX4R8T2"), "es")
+    assert values["plan"] == "ProSupport"
+    assert values["days_left"].startswith("quedan")
+    assert field_labels(item["fields"]) == {
+        "plan": "Plan",
+        "warranty_end": "Fin de la garantía",
+        "days_left": "Plazo",
+    }
+
+
+async def test_an_expired_warranty_card_has_a_bad_tone(services, run):
+    outcome = await run(
+        ActionCheckWarranty(), services.token(BEN), entities=[entity("service_tag", "H2L9P05")]
+    )
+    item = outcome.data("utter_warranty_expired")["item"]
+    assert item["id"] == "H2L9P05" and item["status"]["tone"] == "bad"
+    assert field_values(item["fields"])["warranty_end"] == i18n.day(
+        warranty_end(services, "H2L9P05"), "en"
+    )
+
+
+async def test_subscriptions_are_a_list_with_seats_and_renewal(services, run):
+    outcome = await run(ActionListSubscriptions(), services.token(BEN))
+    shown = outcome.data("utter_subscriptions")
+    assert (shown["type"], shown["kind"]) == ("list", "subscriptions")
+    items = {item["id"]: item for item in shown["items"]}
+    microsoft = items["Microsoft 365 Business Premium"]
+    assert microsoft["status"]["tone"] == "ok"
+    assert field_values(microsoft["fields"])["seats"] == "120"
+    assert field_labels(microsoft["fields"]) == {"seats": "Seats", "renews_on": "Renews"}
+    assert items["Adobe Acrobat Pro"]["status"]["tone"] == "bad"

@@ -28,6 +28,7 @@ from actions.invoices import (
 )
 from bot.services import models as m
 from bot.services import schemas
+from tests.actions.harness import field_labels, field_values
 
 ACME, GLOBEX = "Acme Corporation", "Globex México"
 BEN = "ben.buyer@acme.example"
@@ -318,3 +319,118 @@ async def test_quotes_in_spanish(services, run):
 async def test_home_accounts_have_no_quotes(services, run):
     outcome = await run(ActionShowQuotes(), services.token(HANNAH))
     assert outcome.responses == ["utter_denied_account_type"]
+
+
+# --- what the actions show as data beside the text ---------------------------------------
+
+TONES = {"paid": "ok", "unpaid": "warn", "overdue": "bad"}
+
+
+async def test_the_unpaid_invoices_are_a_list_with_a_status_and_tone_each(services, run):
+    outcome = await run(ActionShowInvoices(), services.token(BEN))
+    shown = outcome.data("utter_invoices_unpaid")
+    assert (shown["type"], shown["kind"], shown["title"]) == ("list", "invoices", ACME)
+    today = dt.date.today()
+    unpaid = [i for i in invoices_of(services, ACME) if i.paid_at is None]
+    assert [item["id"] for item in shown["items"]] == [i.number for i in unpaid]
+    for invoice, item in zip(unpaid, shown["items"]):
+        status = invoice.status_on(today)
+        assert item["status"] == {"value": status, "label": status, "tone": TONES[status]}
+        values = field_values(item["fields"])
+        assert values["due_on"] == i18n.day(invoice.due_on, "en")
+        assert values["amount"] == i18n.money(
+            schemas.Money(cents=invoice.amount_cents, currency="USD"), "en"
+        )
+    assert field_labels(shown["items"][0]["fields"]) == {"amount": "Amount", "due_on": "Due"}
+
+
+async def test_a_spanish_invoice_list_has_spanish_labels_and_statuses(services, run):
+    outcome = await run(
+        ActionShowInvoices(),
+        services.token(DIEGO, GLOBEX),
+        entities=[entity("invoice_status", "all")],
+        slots={"language": "es"},
+    )
+    shown = outcome.data("utter_invoices_all")
+    assert shown["title"] == GLOBEX
+    assert len(shown["items"]) == len(invoices_of(services, GLOBEX))
+    for item in shown["items"]:
+        assert item["id"].startswith("INV-")
+        assert field_labels(item["fields"]) == {"amount": "Importe", "due_on": "Vence"}
+        assert item["status"]["label"] == i18n.status(item["status"]["value"], "es")
+        assert item["status"]["tone"] == TONES[item["status"]["value"]]
+    assert "pagada" in {item["status"]["label"] for item in shown["items"]}
+
+
+async def test_an_invoices_details_are_a_card(services, run):
+    outcome = await run(
+        ActionInvoiceDetails(),
+        services.token(BEN),
+        entities=[entity("invoice_number", "INV-10000001")],
+        slots={"language": "es"},
+    )
+    shown = outcome.data("utter_invoice_details_paid")
+    assert (shown["type"], shown["kind"]) == ("card", "invoice")
+    item = shown["item"]
+    assert item["id"] == "INV-10000001"
+    assert item["status"] == {"value": "paid", "label": "pagada", "tone": "ok"}
+    values = field_values(item["fields"])
+    assert values["order_number"] == "100000004"
+    assert values["paid_on"] == outcome.values("utter_invoice_details_paid")["paid"]
+    assert field_labels(item["fields"])["paid_on"] == "Pagada el"
+
+
+async def test_an_invoice_download_is_a_card_with_its_link(services, run):
+    outcome = await run(
+        ActionDownloadInvoice(),
+        services.token(BEN),
+        entities=[entity("invoice_number", "INV-10000002")],
+    )
+    shown = outcome.data("utter_invoice_download")
+    assert (shown["type"], shown["kind"]) == ("card", "invoice_pdf")
+    assert shown["item"]["id"] == "INV-10000002"
+    assert shown["item"]["link"] == {
+        "label": "Download",
+        "url": outcome.values("utter_invoice_download")["url"],
+    }
+
+
+async def test_a_payment_summary_carries_what_is_confirmed(services, run, unpaid_invoice):
+    outcome = await run(
+        ActionPayInvoice(),
+        services.token(BEN),
+        text=f"pay {unpaid_invoice}",
+        entities=[entity("invoice_number", unpaid_invoice)],
+    )
+    shown = outcome.data("utter_pay_invoice_summary")
+    assert (shown["type"], shown["kind"], shown["title"]) == (
+        "confirmation",
+        "pay_invoice",
+        unpaid_invoice,
+    )
+    summary = outcome.values("utter_pay_invoice_summary")
+    values = field_values(shown["fields"])
+    assert values == {
+        "invoice_number": unpaid_invoice,
+        "amount": summary["amount"],
+        "status": summary["status"],
+        "due_on": summary["due"],
+        "card": summary["card"],
+    }
+    assert invoice_state(services, unpaid_invoice) == (0, False)
+
+
+async def test_quotes_are_a_list_with_their_validity(services, run):
+    outcome = await run(ActionShowQuotes(), services.token(BEN))
+    shown = outcome.data("utter_quotes")
+    assert (shown["type"], shown["kind"]) == ("list", "quotes")
+    items = {item["title"]: item for item in shown["items"]}
+    refresh = items["Refresh of 40 Latitude laptops"]
+    assert refresh["id"].startswith("Q-")
+    assert refresh["status"]["tone"] == "warn"  # open: waiting for a decision
+    assert items["PowerEdge expansion"]["status"] == {
+        "value": "expired",
+        "label": "expired",
+        "tone": "bad",
+    }
+    assert field_labels(refresh["fields"]) == {"total": "Total", "expires_on": "Valid until"}

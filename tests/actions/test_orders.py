@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from actions.changes import ActionCancelChange, ActionConfirmChange
 from actions.orders import ActionListRecentOrders, ActionOrderStatus, ActionReorder
 from bot.services import models as m
+from tests.actions.harness import field_labels, field_values
 
 
 def entity(name, value):
@@ -131,3 +132,64 @@ async def test_the_services_refuse_a_write_even_when_called_directly(services):
         with pytest.raises(errors.Forbidden) as refused:
             await eve.reorder("100000001", idempotency_key="skip-check-0001")
     assert refused.value.reason == "role"
+
+
+# --- what the actions show as data beside the text ---------------------------------------
+
+
+def order_lines(services, number):
+    with Session(services.engine) as session:
+        order = session.scalar(select(m.Order).filter_by(number=number))
+        return [f"{li.quantity} × {li.description} ({li.sku})" for li in order.lines]
+
+
+async def test_recent_orders_are_a_list_of_orders_with_their_status(services, run):
+    outcome = await run(ActionListRecentOrders(), services.token("ben.buyer@acme.example"))
+    shown = outcome.data("utter_recent_orders")
+    assert (shown["type"], shown["kind"], shown["title"]) == ("list", "orders", "Acme Corporation")
+    items = {item["id"]: item for item in shown["items"]}
+    assert set(items) == {"100000001", "100000002", "100000003"}
+    assert items["100000001"]["status"] == {
+        "value": "processing",
+        "label": "processing",
+        "tone": "info",
+    }
+    assert items["100000003"]["status"]["tone"] == "ok"  # delivered
+    assert field_labels(items["100000001"]["fields"]) == {"placed_on": "Placed", "total": "Total"}
+    assert field_values(items["100000001"]["fields"])["total"].startswith("$")
+
+
+async def test_an_orders_status_is_a_card_in_the_persons_language(services, run):
+    outcome = await run(
+        ActionOrderStatus(),
+        services.token("diego.admin@globex.example"),
+        entities=[entity("order_number", "200000001")],
+        slots={"language": "es"},
+    )
+    shown = outcome.data("utter_order_status")
+    assert (shown["type"], shown["kind"]) == ("card", "order")
+    item = shown["item"]
+    assert item["id"] == "200000001"
+    assert item["status"] == {"value": "shipped", "label": "enviado", "tone": "info"}
+    labels = field_labels(item["fields"])
+    assert labels == {
+        "placed_on": "Fecha del pedido",
+        "total": "Total",
+        "estimated_delivery": "Entrega estimada",
+        "tracking": "Seguimiento",
+    }
+    text = outcome.values("utter_order_status")
+    assert field_values(item["fields"])["tracking"] == text["tracking"]
+
+
+async def test_a_reorder_summary_carries_a_confirmation_with_the_orders_lines(services, run):
+    outcome = await run(ActionReorder(), services.token("ben.buyer@acme.example"))
+    shown = outcome.data("utter_reorder_summary")
+    assert (shown["type"], shown["kind"], shown["title"]) == ("confirmation", "reorder", "100000001")
+    products = [f["value"] for f in shown["fields"] if f["name"] == "product"]
+    assert products == order_lines(services, "100000001")
+    values = field_values(shown["fields"])
+    assert values["order_number"] == "100000001"
+    assert values["total"] == outcome.values("utter_reorder_summary")["total"]
+    # The buttons' message stays text and choices only.
+    assert outcome.data("utter_confirm_buttons") == {}

@@ -23,7 +23,7 @@ from actions.reports import (
 )
 from bot import language
 from bot.services import models as m
-from tests.actions.harness import check_form, entity_in, start_form
+from tests.actions.harness import check_form, entity_in, field_labels, field_values, start_form
 
 FORM = "generate_report_form"
 TODAY = dt.date(2025, 5, 20)
@@ -318,3 +318,58 @@ async def test_a_request_without_the_report_asks_which(services, run):
     )
     assert started.responses == []
     assert started.slot("requested_slot") == "report_type"
+
+
+# --- what the actions show as data beside the text ---------------------------------------
+
+
+async def test_the_reports_a_person_may_run_are_a_list(services, run):
+    outcome = await run(
+        ActionListReports(), services.token("diego.admin@globex.example"), slots={"language": "es"}
+    )
+    shown = outcome.data("utter_report_types")
+    assert (shown["type"], shown["kind"], shown["title"]) == ("list", "reports", "Globex México")
+    titles = {item["id"]: item["title"] for item in shown["items"]}
+    assert titles["purchase_history"] == "Historial de compras"
+    assert titles["spend"] == "Gasto por mes"
+
+
+async def test_a_report_summary_carries_a_confirmation_and_the_result_a_card(services, run):
+    token = services.token("diego.admin@globex.example")
+    period = default_period(dt.date.today())
+    proposed = await run(
+        ActionGenerateReport(),
+        token,
+        slots={"language": "es", "report_type": "spend", "report_period": period.as_slot()},
+    )
+    shown = proposed.data("utter_report_summary")
+    assert (shown["type"], shown["kind"], shown["title"]) == (
+        "confirmation",
+        "generate_report",
+        "Gasto por mes",
+    )
+    assert field_values(shown["fields"]) == {
+        "report": "Gasto por mes",
+        "period_start": language.day(period.starts_on, "es"),
+        "period_end": language.day(period.ends_on, "es"),
+    }
+    assert field_labels(shown["fields"]) == {
+        "report": "Informe",
+        "period_start": "Desde",
+        "period_end": "Hasta",
+    }
+
+    done = await run(
+        ActionConfirmChange(),
+        token,
+        slots={"language": "es", "pending_change": proposed.slot("pending_change")},
+    )
+    ready = done.data("utter_report_ready")
+    assert (ready["type"], ready["kind"]) == ("card", "report")
+    assert ready["item"]["title"] == "Gasto por mes"
+    assert ready["item"]["link"] == {
+        "label": "Descargar",
+        "url": done.values("utter_report_ready")["url"],
+    }
+    rows = str(done.values("utter_report_ready")["rows"])
+    assert field_values(ready["item"]["fields"])["rows"] == rows

@@ -22,11 +22,18 @@ from actions.support import (
 )
 from bot import language
 from bot.services import models as m
-from tests.actions.harness import check_form, entity_in, start_form
+from tests.actions.harness import (
+    check_form,
+    entity_in,
+    field_labels,
+    field_values,
+    start_form,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BEN = "ben.buyer@acme.example"
 FORM = "open_service_request_form"
+OPEN = ("open", "in_progress")
 
 
 def entity(name: str, value: str) -> Dict[str, Any]:
@@ -393,3 +400,98 @@ async def test_a_refused_request_takes_nothing_from_its_message(services, run):
     assert started.slot("service_request_tag") is None
     assert started.slot("service_request_description") is None
     assert started.slot("requested_slot") is None
+
+
+# --- what the actions show as data beside the text ---------------------------------------
+
+
+def requests_of(services, account: str):
+    with Session(services.engine) as session:
+        query = select(m.ServiceRequest.number, m.ServiceRequest.status)
+        return dict(session.execute(query.filter_by(account_id=services.account_id(account))).all())
+
+
+async def test_the_account_team_is_a_list_of_contacts(services, run):
+    outcome = await run(ActionShowAccountTeam(), services.token(BEN))
+    shown = outcome.data("utter_account_team")
+    assert (shown["type"], shown["kind"]) == ("list", "account_team")
+    maya = next(item for item in shown["items"] if item["title"] == "Maya Chen")
+    assert maya["id"] == "maya.chen@vendor.example"
+    assert maya["subtitle"] == "Account executive"
+    assert field_values(maya["fields"]) == {
+        "email": "maya.chen@vendor.example",
+        "phone": "+1 512 555 0141",
+    }
+
+
+async def test_documents_are_a_list_with_their_links(services, run):
+    outcome = await run(
+        ActionListDocuments(), services.token("diego.admin@globex.example"), slots={"language": "es"}
+    )
+    shown = outcome.data("utter_documents")
+    assert (shown["type"], shown["kind"], shown["title"]) == ("list", "documents", "Globex México")
+    assert {item["title"] for item in shown["items"]} == {
+        "Términos del contrato Premier",
+        "Catálogo de configuraciones estándar",
+    }
+    text = outcome.values("utter_documents")["documents"]
+    for item in shown["items"]:
+        assert item["link"]["label"] == "Descargar"
+        assert item["link"]["url"] in text
+        assert field_labels(item["fields"]) == {"published_on": "Publicado"}
+
+
+async def test_support_history_is_a_list_of_requests_open_first(services, run):
+    outcome = await run(ActionSupportHistory(), services.token(BEN))
+    shown = outcome.data("utter_support_history")
+    assert (shown["type"], shown["kind"]) == ("list", "service_requests")
+    assert {item["id"]: item["status"]["value"] for item in shown["items"]} == requests_of(
+        services, "Acme Corporation"
+    )
+    still_open = [item["status"]["value"] in OPEN for item in shown["items"]]
+    assert still_open == sorted(still_open, reverse=True)  # open and in progress first
+    tones = {item["id"]: item["status"]["tone"] for item in shown["items"]}
+    assert (tones["1000000001"], tones["1000000002"], tones["1000000003"]) == ("warn", "info", "ok")
+    closed = next(item for item in shown["items"] if item["id"] == "1000000003")
+    assert set(field_values(closed["fields"])) == {"service_tag", "opened_on", "closed_on"}
+
+
+async def test_a_request_status_is_a_card_in_the_persons_language(services, run):
+    outcome = await run(
+        ActionServiceRequestStatus(),
+        services.token("diego.admin@globex.example"),
+        entities=[entity("service_request_number", "2000000001")],
+        slots={"language": "es"},
+    )
+    shown = outcome.data("utter_service_request_status")
+    assert (shown["type"], shown["kind"]) == ("card", "service_request")
+    item = shown["item"]
+    assert item["id"] == "2000000001"
+    assert item["subtitle"] == "No arranca después de actualizar BIOS"
+    assert item["status"] == {"value": "open", "label": "abierta", "tone": "warn"}
+    assert field_labels(item["fields"]) == {
+        "service_tag": "Etiqueta de servicio",
+        "opened_on": "Abierta",
+    }
+    assert field_values(item["fields"])["service_tag"] == "MX7P2K9"
+
+
+async def test_a_request_summary_carries_what_will_be_opened(services, run):
+    description = "The screen flickers after waking up"
+    outcome = await run(
+        ActionOpenServiceRequest(),
+        services.token(BEN),
+        slots={"service_request_tag": "3FJ8K21", "service_request_description": description},
+    )
+    shown = outcome.data("utter_service_request_summary")
+    assert (shown["type"], shown["kind"], shown["title"]) == (
+        "confirmation",
+        "open_service_request",
+        "3FJ8K21",
+    )
+    assert field_values(shown["fields"]) == {
+        "service_tag": "3FJ8K21",
+        "product": "OptiPlex 7010 desktop",
+        "description": description,
+    }
+    assert requests_described(services, description) == 0  # nothing before "yes"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Set
 
 import httpx
 import pytest
@@ -37,11 +37,15 @@ class Stack:
     processes: List[subprocess.Popen]
     workdir: Path
     settings: Settings
+    # Every token sent: the secrets test looks for each one in the stores and the logs.
+    tokens_sent: Set[str] = field(default_factory=set)
 
     def say(
         self, text: str, token: Optional[str] = None, sender: str = "e2e"
     ) -> List[Dict[str, Any]]:
         """Send one message through the portal channel; returns the bot's messages."""
+        if token:
+            self.tokens_sent.add(token)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = httpx.post(
             f"{self.rasa_url}/webhooks/portal/webhook",
@@ -82,7 +86,8 @@ def trained_model() -> Path:
 @pytest.fixture(scope="session")
 def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("stack")
-    services = start_services("sqlite", f"sqlite:///{workdir / 'premier.db'}")
+    services_log = open(workdir / "services.log", "w")  # noqa: SIM115 - closed below
+    services = start_services("sqlite", f"sqlite:///{workdir / 'premier.db'}", services_log)
     actions_port, rasa_port = free_port(), free_port()
     env = service_env(services.database_url, int(services.base_url.rsplit(":", 1)[1]))
     env.update(
@@ -132,3 +137,4 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 process.kill()
         logs.close()
         stop_services(services)
+        services_log.close()

@@ -1,0 +1,138 @@
+"""The layer a channel calls: who, which conversation, what metadata, which fixed replies.
+
+Rasa is the boundary here: `on_new_message` stands in for the agent and answers like
+one (through the output channel it was handed), so the layer's own work is what is checked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Dict, List
+
+import pytest
+from rasa.core.channels.channel import UserMessage
+
+from bot import tokens
+from bot.chat.conversations import AnonymousConversations
+from bot.chat.identity import InvalidCredential, Verifier
+from bot.chat.layer import ChatLayer, fixed_reply
+from bot.chat.metadata import ChatMetadata
+from bot.chat.push import InProcessPushHub
+
+PRIVATE, PUBLIC = tokens.generate_key_pair()
+RESPONSES: Dict[str, Any] = {
+    "utter_session_expired": [
+        {"condition": [{"type": "slot", "name": "language", "value": "es"}], "text": "Caducó."},
+        {"text": "Expired."},
+    ]
+}
+
+
+@pytest.fixture
+def layer() -> ChatLayer:
+    return ChatLayer(
+        Verifier(tokens.load_public_key(PUBLIC)),
+        AnonymousConversations("s" * 40),
+        InProcessPushHub(),
+    )
+
+
+class Agent:
+    """Answers every message with a text, a button and data, as Rasa's output would."""
+
+    def __init__(self) -> None:
+        self.seen: List[UserMessage] = []
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.seen.append(message)
+        await message.output_channel.send_response(
+            message.sender_id,
+            {
+                "text": "Two invoices:\n\n• INV-1\n• INV-2",
+                "buttons": [{"title": "Pay", "payload": "/pay_invoice"}],
+                "custom": {"type": "list", "kind": "invoices", "title": "Acme", "items": []},
+            },
+        )
+
+
+async def test_a_signed_in_message_gets_the_persons_conversation_and_typed_metadata(layer):
+    agent = Agent()
+    token = tokens.mint_token(PRIVATE, user_id=7, account_id=3, language="es")
+    turn = await layer.handle(
+        channel="portal",
+        text="pagar con 4111 1111 1111 1111",
+        on_new_message=agent,
+        responses=RESPONSES,
+        authorization=f"Bearer {token}",
+    )
+    message = agent.seen[0]
+    assert turn.conversation == message.sender_id == "portal:7"
+    metadata = ChatMetadata.parse_obj(message.metadata)
+    assert (metadata.user_id, metadata.account_id, metadata.language) == (7, 3, "es")
+    assert metadata.credential == token and metadata.language_hint == "es"
+    assert message.text == "pagar con •••• 1111"
+    # One reply: the text is not split on blank lines and keeps its buttons and data.
+    assert [r.as_json() for r in turn.replies] == [
+        {
+            "text": "Two invoices:\n\n• INV-1\n• INV-2",
+            "buttons": [{"title": "Pay", "payload": "/pay_invoice"}],
+            "data": {"type": "list", "kind": "invoices", "title": "Acme", "items": []},
+        }
+    ]
+
+
+async def test_an_expired_token_gets_the_domains_sign_in_again_in_the_texts_language(layer):
+    agent = Agent()
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
+    expired = tokens.mint_token(PRIVATE, user_id=7, account_id=3, now=past)
+    turn = await layer.handle(
+        channel="portal",
+        text="muéstrame las facturas",
+        on_new_message=agent,
+        responses=RESPONSES,
+        token=expired,
+    )
+    assert [r.text for r in turn.replies] == ["Caducó."] and agent.seen == []
+
+
+@pytest.mark.parametrize("header", ["Basic abc", "Bearer ", "Bearer not.a.token"])
+async def test_a_bad_credential_is_refused_without_reaching_the_assistant(layer, header):
+    agent = Agent()
+    with pytest.raises(InvalidCredential):
+        await layer.handle(
+            channel="portal",
+            text="hi",
+            on_new_message=agent,
+            responses=RESPONSES,
+            authorization=header,
+        )
+    assert agent.seen == []
+
+
+async def test_a_forged_token_cannot_name_a_conversation(layer):
+    other_private, _ = tokens.generate_key_pair()
+    forged = tokens.mint_token(other_private, user_id=7, account_id=3)
+    with pytest.raises(InvalidCredential):
+        await layer.handle(
+            channel="portal", text="hi", on_new_message=Agent(), responses=RESPONSES, token=forged
+        )
+
+
+async def test_an_anonymous_visitor_has_no_identity_in_the_metadata(layer):
+    agent = Agent()
+    turn = await layer.handle(
+        channel="portal",
+        text="hello",
+        on_new_message=agent,
+        responses=RESPONSES,
+        anonymous_id="portal:7",  # a signed-in person's id, offered by an anonymous caller
+    )
+    assert turn.conversation.startswith("anon:")
+    metadata = ChatMetadata.parse_obj(agent.seen[0].metadata)
+    assert metadata.user_id is None and metadata.credential is None
+
+
+def test_a_fixed_reply_falls_back_to_english():
+    assert fixed_reply(RESPONSES, "utter_session_expired", "fr").text == "Expired."
+    with pytest.raises(KeyError):
+        fixed_reply(RESPONSES, "utter_missing", "en")
