@@ -36,15 +36,12 @@ class ActionListPaymentMethods(ListAction):
         )
 
     def item(self, turn: Turn, item: schemas.PaymentMethodOut) -> Item:
-        expires = (
-            f"{item.exp_month:02d}/{item.exp_year}" if item.exp_month and item.exp_year else None
-        )
         expired = is_expired(item, dt.date.today())
         return Item(
             id=str(item.id),
-            title=item.masked,
+            title=item.masked,  # with its expiry, as the services mask it
             status=view.status(turn, "expired") if expired else None,
-            fields=view.fields(turn, holder=item.holder, expires=expires),
+            fields=view.fields(turn, holder=item.holder),
         )
 
 

@@ -333,7 +333,7 @@ async def test_the_unpaid_invoices_are_a_list_with_a_status_and_tone_each(servic
     today = dt.date.today()
     unpaid = [i for i in invoices_of(services, ACME) if i.paid_at is None]
     assert [item["id"] for item in shown["items"]] == [i.number for i in unpaid]
-    for invoice, item in zip(unpaid, shown["items"]):
+    for invoice, item in zip(unpaid, shown["items"], strict=True):
         status = invoice.status_on(today)
         assert item["status"] == {"value": status, "label": status, "tone": TONES[status]}
         values = field_values(item["fields"])

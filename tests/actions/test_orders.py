@@ -185,7 +185,11 @@ async def test_an_orders_status_is_a_card_in_the_persons_language(services, run)
 async def test_a_reorder_summary_carries_a_confirmation_with_the_orders_lines(services, run):
     outcome = await run(ActionReorder(), services.token("ben.buyer@acme.example"))
     shown = outcome.data("utter_reorder_summary")
-    assert (shown["type"], shown["kind"], shown["title"]) == ("confirmation", "reorder", "100000001")
+    assert (shown["type"], shown["kind"], shown["title"]) == (
+        "confirmation",
+        "reorder",
+        "100000001",
+    )
     products = [f["value"] for f in shown["fields"] if f["name"] == "product"]
     assert products == order_lines(services, "100000001")
     values = field_values(shown["fields"])

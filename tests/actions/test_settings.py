@@ -17,6 +17,7 @@ from rasa_sdk.forms import FormValidationAction
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from actions.account import ActionAccountInfo
 from actions.addresses import (
     ActionAddAddress,
     ActionProposeAddress,
@@ -34,6 +35,7 @@ from actions.profile import (
     parse_detail,
 )
 from bot.services import models as m
+from tests.actions.harness import field_labels, field_values
 
 ACME, GLOBEX = "Acme Corporation", "Globex México"
 ANA = "ana.admin@acme.example"
@@ -568,3 +570,142 @@ async def test_a_site_admin_changes_the_company_phone(services, run, restore_com
     )
     assert done.responses == ["utter_company_updated"]
     assert account_row(services, ACME).phone == "+1 512 555 0111"
+
+
+# --- what the actions show as data beside the text ---------------------------------------
+
+
+async def test_the_profile_is_a_card_in_the_persons_language(services, run):
+    outcome = await run(
+        ActionShowProfile(), services.token(DIEGO, GLOBEX), slots={"language": "es"}
+    )
+    shown = outcome.data("utter_profile")
+    assert (shown["type"], shown["kind"]) == ("card", "profile")
+    item = shown["item"]
+    assert (item["id"], item["title"]) == (DIEGO, user_row(services, DIEGO).name)
+    values = field_values(item["fields"])
+    text = outcome.values("utter_profile")
+    assert values == {name: text[name] for name in values}
+    assert (values["role"], values["account"]) == ("administrador del sitio", GLOBEX)
+    labels = field_labels(item["fields"])
+    assert (labels["job_title"], labels["language"], labels["phone"]) == (
+        "Puesto",
+        "Idioma",
+        "Teléfono",
+    )
+
+
+async def test_account_info_is_a_card_with_the_other_accounts(services, run):
+    outcome = await run(
+        ActionAccountInfo(), services.token(DIEGO, GLOBEX), slots={"language": "es"}
+    )
+    assert outcome.responses == ["utter_account_info", "utter_other_accounts"]
+    shown = outcome.data("utter_account_info")
+    assert (shown["type"], shown["kind"]) == ("card", "account")
+    item = shown["item"]
+    assert item["title"] == GLOBEX
+    values = field_values(item["fields"])
+    assert item["id"] == values["customer_number"]
+    assert (values["country"], values["role"], values["other_accounts"]) == (
+        "México",
+        "administrador del sitio",
+        ACME,
+    )
+    assert field_labels(item["fields"])["customer_number"] == "Número de cliente"
+    assert outcome.data("utter_other_accounts") == {}
+
+
+async def test_addresses_are_a_list_in_the_persons_language(services, run):
+    outcome = await run(
+        ActionShowAddresses(), services.token(DIEGO, GLOBEX), slots={"language": "es"}
+    )
+    shown = outcome.data("utter_addresses")
+    assert (shown["type"], shown["kind"], shown["title"]) == ("list", "addresses", GLOBEX)
+    office = next(item for item in shown["items"] if item["title"] == "Oficina central")
+    assert office["subtitle"] == "envío"
+    assert field_values(office["fields"]) == {
+        "street": "Av. Paseo de la Reforma 250",
+        "city": "Ciudad de México",
+        "region": "CDMX",
+        "postal_code": "06600",
+        "country": "México",
+    }
+    assert field_labels(office["fields"])["postal_code"] == "Código postal"
+
+
+async def test_an_address_summary_carries_what_will_be_added(services, run):
+    form = {
+        "address_label": f"Depot {uuid.uuid4().hex[:6]}",
+        "address_kind": "billing",
+        "address_line1": "1 Elm St",
+        "address_city": "Austin",
+        "address_postal_code": "78702",
+        "address_country": "US",
+    }
+    outcome = await run(ActionProposeAddress(), services.token(BEN), slots=form)
+    shown = outcome.data("utter_address_summary")
+    assert (shown["type"], shown["kind"], shown["title"]) == (
+        "confirmation",
+        "add_address",
+        form["address_label"],
+    )
+    assert field_values(shown["fields"]) == {
+        "label": form["address_label"],
+        "kind": "billing",
+        "street": "1 Elm St",
+        "city": "Austin",
+        "postal_code": "78702",
+        "country": "the United States",
+        "account": ACME,
+    }
+
+
+async def test_payment_types_are_a_list_of_masked_cards(services, run):
+    outcome = await run(ActionListPaymentMethods(), services.token(BEN))
+    shown = outcome.data("utter_payment_methods")
+    assert (shown["type"], shown["kind"]) == ("list", "payment_methods")
+    visa = next(item for item in shown["items"] if "4242" in item["title"])
+    assert visa["title"] in outcome.values("utter_payment_methods")["methods"]
+    assert field_values(visa["fields"]) == {"holder": "Acme Corporation"}
+    assert "status" not in visa  # not expired
+
+
+async def test_quick_checkout_profiles_are_a_list(services, run):
+    outcome = await run(
+        ActionListQuickCheckout(), services.token(DIEGO, GLOBEX), slots={"language": "es"}
+    )
+    shown = outcome.data("utter_quick_checkout")
+    assert (shown["type"], shown["kind"]) == ("list", "quick_checkout")
+    item = shown["items"][0]
+    values = field_values(item["fields"])
+    assert "•••• 1881" in values["payment_method"]
+    assert values["shipping_method"] == "Terrestre (3 a 5 días hábiles)"
+    assert field_labels(item["fields"]) == {
+        "shipping_method": "Método de envío",
+        "address": "Dirección",
+        "payment_method": "Método de pago",
+    }
+
+
+async def test_a_details_change_summary_shows_the_old_and_the_new_value(services, run):
+    outcome = await run(
+        ActionProposeDetailsChange(),
+        services.token(DIEGO, GLOBEX),
+        slots={
+            "language": "es",
+            "details_target": "profile",
+            "details_field": "language",
+            "details_value": "en",
+        },
+    )
+    shown = outcome.data("utter_update_profile_summary")
+    assert (shown["type"], shown["kind"], shown["title"]) == (
+        "confirmation",
+        "update_profile",
+        user_row(services, DIEGO).name,
+    )
+    assert [(f["label"], f["value"]) for f in shown["fields"]] == [
+        ("Dato", "idioma"),
+        ("Valor actual", "español"),
+        ("Valor nuevo", "inglés"),
+    ]

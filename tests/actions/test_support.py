@@ -426,7 +426,9 @@ async def test_the_account_team_is_a_list_of_contacts(services, run):
 
 async def test_documents_are_a_list_with_their_links(services, run):
     outcome = await run(
-        ActionListDocuments(), services.token("diego.admin@globex.example"), slots={"language": "es"}
+        ActionListDocuments(),
+        services.token("diego.admin@globex.example"),
+        slots={"language": "es"},
     )
     shown = outcome.data("utter_documents")
     assert (shown["type"], shown["kind"], shown["title"]) == ("list", "documents", "Globex México")

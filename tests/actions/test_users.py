@@ -28,7 +28,7 @@ from actions.users import (
     normalize_role,
 )
 from bot.services import models as m
-from tests.actions.harness import check_form, entity_in, start_form
+from tests.actions.harness import check_form, entity_in, field_labels, field_values, start_form
 
 ANA = "ana.admin@acme.example"
 
@@ -426,3 +426,91 @@ async def test_a_deactivation_of_someone_outside_the_account_is_not_found_at_onc
     assert started.values("utter_not_found")["id"] == "lena.buyer@initech.example"
     assert started.slot("user_email") is None
     assert started.slot("requested_slot") == "user_email"
+
+
+# --- what the actions show as data beside the text ---------------------------------------
+
+
+async def test_users_are_a_list_by_email_with_their_role(services, run):
+    token = services.token(ANA)
+    invited = fresh_email()
+    await invite(run, token, invited, "shopper")
+    outcome = await run(ActionListUsers(), token)
+    shown = outcome.data("utter_users")
+    assert (shown["type"], shown["kind"], shown["title"]) == ("list", "users", "Acme Corporation")
+    items = {item["id"]: item for item in shown["items"]}
+    assert field_values(items["ben.buyer@acme.example"]["fields"]) == {
+        "email": "ben.buyer@acme.example",
+        "role": "buyer",
+    }
+    assert "status" not in items["ben.buyer@acme.example"]  # active, as the text says nothing
+    assert items[invited]["status"] == {"value": "invited", "label": "invited", "tone": "info"}
+
+
+async def test_users_in_spanish_have_spanish_labels_and_roles(services, run):
+    outcome = await run(
+        ActionListUsers(), services.token("diego.admin@globex.example"), slots={"language": "es"}
+    )
+    diego = next(
+        item
+        for item in outcome.data("utter_users")["items"]
+        if item["id"] == "diego.admin@globex.example"
+    )
+    assert field_labels(diego["fields"]) == {"email": "Correo", "role": "Rol"}
+    assert field_values(diego["fields"])["role"] == "administrador del sitio"
+
+
+async def test_an_invitation_summary_carries_what_is_confirmed(services, run):
+    email = fresh_email()
+    outcome = await run(
+        ActionInviteUser(),
+        services.token(ANA),
+        slots={"user_email": email, "user_role": "buyer"},
+    )
+    shown = outcome.data("utter_invite_summary")
+    assert (shown["type"], shown["kind"], shown["title"]) == ("confirmation", "invite_user", email)
+    assert field_values(shown["fields"]) == {
+        "email": email,
+        "role": "buyer",
+        "account": "Acme Corporation",
+    }
+    assert memberships(services, email) == []  # nothing before "yes"
+
+
+async def test_a_role_change_summary_shows_the_current_and_the_new_role(services, run):
+    outcome = await run(
+        ActionChangeUserRole(),
+        services.token("diego.admin@globex.example"),
+        slots={"language": "es", "user_email": "diego.admin@globex.example", "user_role": "buyer"},
+    )
+    # Diego is the only site admin of Globex: the services will refuse, but the summary shows.
+    shown = outcome.data("utter_change_role_summary")
+    assert (shown["type"], shown["kind"]) == ("confirmation", "change_user_role")
+    values = field_values(shown["fields"])
+    assert (values["current_role"], values["new_role"]) == ("administrador del sitio", "comprador")
+    assert field_labels(shown["fields"])["new_role"] == "Rol nuevo"
+
+
+async def test_a_deactivation_summary_names_the_user(services, run):
+    outcome = await run(
+        ActionDeactivateUser(), services.token(ANA), slots={"user_email": "ben.buyer@acme.example"}
+    )
+    shown = outcome.data("utter_deactivate_summary")
+    assert (shown["type"], shown["kind"], shown["title"]) == (
+        "confirmation",
+        "deactivate_user",
+        "Ben Baker",
+    )
+    assert field_values(shown["fields"])["email"] == "ben.buyer@acme.example"
+
+
+async def test_an_sso_request_summary_names_the_provider(services, run):
+    outcome = await run(
+        ActionRequestSso(), services.token(ANA), text="we use Okta, can we enable SSO?"
+    )
+    shown = outcome.data("utter_sso_explained")
+    assert (shown["type"], shown["kind"]) == ("confirmation", "request_sso")
+    values = field_values(shown["fields"])
+    assert values["identity_provider"] == "Okta"
+    assert values["account_team"] == outcome.values("utter_sso_explained")["team"]
+    assert outcome.data("utter_sso_provider_noted") == {}
