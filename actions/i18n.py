@@ -214,6 +214,7 @@ _NAMES: Dict[str, Dict[str, Dict[str, str]]] = {
         "en": {
             "year_one": "1 year",
             "years": "{n} years",
+            "card_expiry": "{card} exp {expiry}",
             "left_one": "1 day left",
             "left": "{n} days left",
             "today": "ends today",
@@ -223,6 +224,7 @@ _NAMES: Dict[str, Dict[str, Dict[str, str]]] = {
         "es": {
             "year_one": "1 año",
             "years": "{n} años",
+            "card_expiry": "{card}, vence {expiry}",
             "left_one": "queda 1 día",
             "left": "quedan {n} días",
             "today": "termina hoy",
@@ -297,6 +299,17 @@ def _duration(key: str, language: str, n: int = 0) -> str:
 def years(n: int, language: str) -> str:
     """'1 year', '3 years' / '1 año', '3 años'."""
     return _duration("year_one", language) if n == 1 else _duration("years", language, n)
+
+
+def card(method: schemas.PaymentMethodOut, language: str) -> str:
+    """'Visa •••• 1881 exp 11/27' / 'Visa •••• 1881, vence 11/27': a saved card, masked."""
+    masked = f"{method.brand} •••• {method.last4}"
+    if not (method.exp_month and method.exp_year):
+        return masked
+    template = _name("duration", "card_expiry", language)
+    return template.format(
+        card=masked, expiry=f"{method.exp_month:02d}/{method.exp_year % 100:02d}"
+    )
 
 
 def days_left(days: int, language: str) -> str:

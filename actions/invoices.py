@@ -70,8 +70,8 @@ def invoice_item(turn: Turn, invoice: schemas.InvoiceOut, *, details: bool = Fal
     )
 
 
-def card_list(cards: List[schemas.PaymentMethodOut]) -> str:
-    return ", ".join(c.masked for c in cards)
+def card_list(cards: List[schemas.PaymentMethodOut], language: str) -> str:
+    return ", ".join(i18n.card(c, language) for c in cards)
 
 
 async def wanted_invoice(turn: Turn) -> Optional[str]:
@@ -203,7 +203,7 @@ class ActionPayInvoice(AccountAction):
                 amount=turn.money(invoice.amount),
                 status=i18n.status(invoice.status, turn.language),
                 due_on=turn.day(invoice.due_on),
-                card=card.masked,
+                card=i18n.card(card, turn.language),
             ),
         )
         turn.show(
@@ -213,12 +213,16 @@ class ActionPayInvoice(AccountAction):
             amount=turn.money(invoice.amount),
             status=i18n.status(invoice.status, turn.language),
             due=turn.day(invoice.due_on),
-            card=card.masked,
+            card=i18n.card(card, turn.language),
         )
         propose(
             turn,
             "pay_invoice",
-            {"invoice_number": invoice.number, "payment_method_id": card.id, "card": card.masked},
+            {
+                "invoice_number": invoice.number,
+                "payment_method_id": card.id,
+                "card": i18n.card(card, turn.language),
+            },
         )
 
     async def _card(self, turn: Turn) -> Optional[schemas.PaymentMethodOut]:
@@ -229,11 +233,11 @@ class ActionPayInvoice(AccountAction):
         if mentioned:
             named = [c for c in cards if c.last4 in mentioned]
             if not named:
-                shown = card_list(cards) or i18n.missing("no_cards", turn.language)
+                shown = card_list(cards, turn.language) or i18n.missing("no_cards", turn.language)
                 turn.say("utter_card_not_found", cards=shown)
                 return None
             if is_expired(named[0], today):
-                turn.say("utter_card_expired", card=named[0].masked)
+                turn.say("utter_card_expired", card=i18n.card(named[0], turn.language))
                 return None
             return named[0]
         usable = [c for c in cards if not is_expired(c, today)]
@@ -266,7 +270,7 @@ async def pay_invoice(turn: Turn, params: Dict[str, Any], key: str) -> None:
         "utter_invoice_paid",
         number=paid.invoice.number,
         amount=turn.money(paid.amount),
-        card=paid.payment_method.masked,
+        card=i18n.card(paid.payment_method, turn.language),
         paid=turn.day(paid.paid_at),
     )
 

@@ -31,7 +31,7 @@ class ActionListPaymentMethods(ListAction):
 
     def line(self, turn: Turn, item: schemas.PaymentMethodOut) -> str:
         expired = is_expired(item, dt.date.today())
-        return f"• {item.masked} · {item.holder}" + (
+        return f"• {i18n.card(item, turn.language)} · {item.holder}" + (
             f" · {i18n.status('expired', turn.language)}" if expired else ""
         )
 
@@ -39,7 +39,7 @@ class ActionListPaymentMethods(ListAction):
         expired = is_expired(item, dt.date.today())
         return Item(
             id=str(item.id),
-            title=item.masked,  # with its expiry, as the services mask it
+            title=i18n.card(item, turn.language),  # masked, with its expiry
             status=view.status(turn, "expired") if expired else None,
             fields=view.fields(turn, holder=item.holder),
         )
@@ -60,7 +60,8 @@ class ActionListQuickCheckout(ListAction):
         return (
             f"• {item.name}: {i18n.shipping_method(item.shipping_method, turn.language)} · "
             f"{item.address.label}, "
-            f"{item.address.line1}, {item.address.city} · {item.payment_method.masked}"
+            f"{item.address.line1}, {item.address.city} · "
+            f"{i18n.card(item.payment_method, turn.language)}"
         )
 
     def item(self, turn: Turn, item: schemas.QuickCheckoutOut) -> Item:
@@ -72,6 +73,6 @@ class ActionListQuickCheckout(ListAction):
                 turn,
                 shipping_method=i18n.shipping_method(item.shipping_method, turn.language),
                 address=address,
-                payment_method=item.payment_method.masked,
+                payment_method=i18n.card(item.payment_method, turn.language),
             ),
         )
