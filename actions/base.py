@@ -154,16 +154,17 @@ class AccountAction(Action, abc.ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         language = language_of(tracker)
-        token = message_token(tracker)
-        if token is None:
+        metadata = turn_metadata(tracker)
+        token = metadata.credential if metadata else None
+        if metadata is None or token is None:
             dispatcher.utter_message(response="utter_sign_in_required")
             return []
         try:
-            person = token_verifier().from_token(token, "portal")
+            person = token_verifier().from_token(token, metadata.channel)
         except chat_identity.SessionExpired:
             dispatcher.utter_message(response="utter_session_expired")
             return []
-        except chat_identity.InvalidCredential:
+        except (chat_identity.InvalidCredential, ValueError):  # ValueError: unknown channel
             dispatcher.utter_message(response="utter_sign_in_required")
             return []
         events: List[EventType] = []

@@ -45,7 +45,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
     from sqlalchemy.orm import Session
 
     from bot import tokens
-    from bot.accounts import choose_account
+    from bot.accounts import choose_membership
     from bot.services import models as m
     from bot.services.db import create_engine
 
@@ -69,12 +69,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
             )
             chosen: Optional[m.Membership] = memberships[0] if memberships else None
             if args.account:
-                chosen = choose_account(
-                    args.account,
-                    memberships,
-                    name=lambda ms: ms.account.name,
-                    number=lambda ms: ms.account.customer_number,
-                )
+                chosen = choose_membership(args.account, memberships)
                 if chosen is None:
                     names = ", ".join(ms.account.name for ms in memberships) or "none"
                     print(

@@ -42,3 +42,13 @@ def choose_account(
         return exact[0]
     prefix = [o for o in options if fold(name(o)).startswith(key)]
     return prefix[0] if len(prefix) == 1 and not exact else None
+
+
+def choose_membership(wanted: str, memberships: Sequence[T]) -> Optional[T]:
+    """`choose_account` over memberships (`.account.name`, `.account.customer_number`)."""
+    return choose_account(
+        wanted,
+        memberships,
+        name=lambda ms: ms.account.name,  # type: ignore[attr-defined]
+        number=lambda ms: ms.account.customer_number,  # type: ignore[attr-defined]
+    )

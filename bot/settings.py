@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import List, Mapping, Optional
+from typing import Callable, List, Mapping, Optional, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from dotenv import dotenv_values
@@ -21,6 +21,7 @@ DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
 PLACEHOLDER_SECRETS = {"", "change-me", "secret", "changeme"}
 SECRET_NAMES = ("DOWNLOAD_SECRET", "RASA_API_TOKEN", "CHAT_SECRET")
 KEYS_DIR = PROJECT_ROOT / "var" / "keys"
+K = TypeVar("K")
 DEFAULT_PRIVATE_KEY = KEYS_DIR / "token-signing.pem"
 DEFAULT_PUBLIC_KEY = KEYS_DIR / "token-signing.pub.pem"
 
@@ -80,20 +81,21 @@ def _read_key(path: str, name: str) -> bytes:
 def _load_private_key(path: str) -> Ed25519PrivateKey:
     from bot.tokens import load_private_key
 
-    try:
-        return load_private_key(_read_key(path, "TOKEN_PRIVATE_KEY_FILE"))
-    except ValueError as exc:
-        raise SettingsError(f"TOKEN_PRIVATE_KEY_FILE ({path}): {exc}") from None
+    return _load_key(path, "TOKEN_PRIVATE_KEY_FILE", load_private_key)
 
 
 @lru_cache(maxsize=4)
 def _load_public_key(path: str) -> Ed25519PublicKey:
     from bot.tokens import load_public_key
 
+    return _load_key(path, "TOKEN_PUBLIC_KEY_FILE", load_public_key)
+
+
+def _load_key(path: str, name: str, load: Callable[[bytes], K]) -> K:
     try:
-        return load_public_key(_read_key(path, "TOKEN_PUBLIC_KEY_FILE"))
+        return load(_read_key(path, name))
     except ValueError as exc:
-        raise SettingsError(f"TOKEN_PUBLIC_KEY_FILE ({path}): {exc}") from None
+        raise SettingsError(f"{name} ({path}): {exc}") from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

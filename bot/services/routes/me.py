@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import tokens
-from bot.accounts import choose_account
+from bot.accounts import choose_membership
 from bot.policy import load_table
 from bot.services import audit, views
 from bot.services import models as m
@@ -110,12 +110,7 @@ def switch_account(
     enough) or by customer number.
     """
     options = _memberships(ctx.session, ctx.principal.user.id)
-    chosen = choose_account(
-        body.account,
-        options,
-        name=lambda ms: ms.account.name,
-        number=lambda ms: ms.account.customer_number,
-    )
+    chosen = choose_membership(body.account, options)
     if chosen is None:
         raise NotFound(
             f"account {body.account} was not found among your accounts",
