@@ -76,7 +76,7 @@ class AccountFormValidation(AccountAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        if tracker.active_loop_name != self.form_name():
+        if started_by_latest_message(tracker, self.form_name()):
             # The message that starts the form: its answers become candidates, as rasa-sdk's
             # `extract_<slot>` results do.
             found = first_message_slots(
@@ -114,6 +114,26 @@ def _applies_when_starting(mapping: Dict[str, Any], form: str, intent: Optional[
 
 def _entity_key(item: Dict[str, Any]) -> Tuple[Any, Any, Any]:
     return item.get("entity"), item.get("role"), item.get("group")
+
+
+def started_by_latest_message(tracker: Tracker, form: str) -> bool:
+    """Whether this validation is the form's activation by the latest message.
+
+    Rasa validates an activation with the form already marked active in some paths
+    and not in others; what tells it apart is that nothing had been asked yet: before
+    the latest user message, no question of the form was pending.
+    """
+    if tracker.active_loop_name != form:
+        return True
+    events = list(tracker.events)
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
+    asked = None
+    for event in events[: max(last_user, 0)]:
+        if event.get("event") == "slot" and event.get("name") == REQUESTED_SLOT:
+            asked = event.get("value")
+        elif event.get("event") == "active_loop" and event.get("name") is None:
+            asked = None  # a form that ended leaves no question pending
+    return asked is None
 
 
 def first_message_slots(

@@ -42,7 +42,11 @@ class ActionSessionStart(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         events: List[EventType] = [SessionStarted()]
-        metadata = ChatMetadata.of({"metadata": tracker.get_slot("session_started_metadata")})
+        # A session that expired carries the new message's metadata in a slot; a session a
+        # channel asks for ("/session_start") carries it on the message itself.
+        metadata = ChatMetadata.of(
+            {"metadata": tracker.get_slot("session_started_metadata")}
+        ) or ChatMetadata.of(tracker.latest_message or {})
         if metadata is not None:
             if metadata.language in i18n.LANGUAGES:
                 events.append(SlotSet("language", metadata.language))
