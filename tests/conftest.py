@@ -129,7 +129,7 @@ def service_env(database_url: str, port: int) -> Dict[str, str]:
     return env
 
 
-def test_settings(**overrides: str) -> Settings:
+def settings_for_tests(**overrides: str) -> Settings:
     """The settings every test process runs with (test keys and secrets), plus `overrides`."""
     env = service_env("sqlite://", 0)
     env.update(overrides)

@@ -28,7 +28,7 @@ from bot import tokens
 from bot.policy import Subject, load_table
 from bot.services import models as m
 from bot.services.app import create_app
-from tests.conftest import TEST_SIGNING_KEY, test_settings
+from tests.conftest import TEST_SIGNING_KEY, settings_for_tests
 
 TABLE = load_table()
 
@@ -248,7 +248,7 @@ KEY_PREFIX = "permwalk-"
 
 # --- the routes, read from the app itself (no server needed) --------------------------------
 
-_SETTINGS = test_settings(DATABASE_URL="sqlite://")
+_SETTINGS = settings_for_tests(DATABASE_URL="sqlite://")
 ROUTES: List[APIRoute] = [
     r
     for r in create_app(_SETTINGS, engine=sa_create_engine("sqlite://")).routes
