@@ -68,8 +68,12 @@ def _process(code: str) -> subprocess.Popen:
     return process
 
 
+# Each child sets its own handlers: a disposition inherited from whatever started the suite
+# (an ignored SIGINT, as under `command &`) must not decide what "polite" means.
 STUBBORN = """
 import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 for signum in {signals}:
     signal.signal(signum, signal.SIG_IGN)
 print("ready", flush=True)
