@@ -7,12 +7,12 @@ LOCK_HASH := $(shell sha1sum requirements.lock | cut -c1-12)
 STAMP := $(VENV)/.installed-$(LOCK_HASH)
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap run test train evaluate lint format typecheck bench dev-split lock token clean db
+.PHONY: help bootstrap env run test train evaluate lint format typecheck bench dev-split lock token clean db
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-bootstrap: $(STAMP) .env db ## virtualenv + .env with fresh secrets + migrated, seeded database
+bootstrap: $(STAMP) env db ## virtualenv + .env with fresh secrets + migrated, seeded database
 
 $(STAMP): requirements.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.10 not found: install it (e.g. pyenv install 3.10) or pass PYTHON=/path/to/python3.10"; exit 1; }
@@ -24,10 +24,10 @@ $(STAMP): requirements.lock
 		|| { tail -30 $(VENV)/pip.log; echo "pip failed; full log in $(VENV)/pip.log"; exit 1; }
 	@rm -f $(VENV)/.installed-* && touch $@
 
-.env: | $(STAMP)
+env: $(STAMP) ## create .env (or add the secrets a newer version needs) and the token key pair
 	@$(PY) -m bot env
 
-db: $(STAMP) .env ## migrate the database and seed the demo world (idempotent)
+db: $(STAMP) env ## migrate the database and seed the demo world (idempotent)
 	@$(PY) -m bot db
 
 run: bootstrap ## start every part and print where each one is (Ctrl-C stops all)
@@ -45,9 +45,10 @@ evaluate: bootstrap ## NLU quality per language on the held-out sets -> bench/re
 dev-split: bootstrap ## tune the NLU on an 80/20 split of the training data (CONFIG=other.yml to compare)
 	@$(PY) -m bench.dev_split $(if $(CONFIG),--config $(CONFIG))
 
-bench: bootstrap ## benchmarks with reports in bench/reports: full training time, NLU quality
+bench: bootstrap ## benchmarks with reports in bench/reports: training time, NLU quality, probe timing
 	@$(PY) -m bench.training_time
 	@$(PY) -m bench.nlu_quality
+	@$(PY) -m bench.probe_timing
 
 lint: $(STAMP) ## ruff lint and format check
 	@$(PY) -m ruff check bot actions tests && $(PY) -m ruff format --check bot actions tests
@@ -58,7 +59,7 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 typecheck: $(STAMP) ## mypy on bot/, actions/ and bench/
 	@$(PY) -m mypy bot actions bench
 
-token: $(STAMP) .env ## demo token: make token EMAIL=ana.admin@acme.example
+token: $(STAMP) env ## demo token: make token EMAIL=ana.admin@acme.example
 	@$(PY) -m bot token $(EMAIL)
 
 lock: ## re-resolve requirements.in (rasa pinned) into requirements.lock

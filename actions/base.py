@@ -227,7 +227,9 @@ class AccountAction(Action, abc.ABC):
         if tracker.get_slot("page_account") != page:
             events.extend([SlotSet("page_account", page), SlotSet("active_account", None)])
             chosen = None
-        base = account_services().as_user(person.credential, user_id=person.user_id)
+        base = account_services().as_user(
+            person.credential, user_id=person.user_id, channel=person.channel
+        )
         session = base.in_account(chosen if isinstance(chosen, int) else page)
         try:
             me = await session.me()

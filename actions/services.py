@@ -28,7 +28,8 @@ def token_verifier() -> Verifier:
     """Checks the turn's token with the services' public key (the action server cannot mint)."""
     global _verifier
     if _verifier is None:
-        _verifier = Verifier(load_settings().token_verification_key())
+        settings = load_settings()
+        _verifier = Verifier(settings.token_verification_key(), max_session=settings.session_max)
     return _verifier
 
 

@@ -5,19 +5,26 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from pathlib import Path
 from typing import List, Optional
 
-from bot.settings import SettingsError, load_settings, write_env_file, write_key_pair
+from bot.settings import (
+    MAX_HEADER_BYTES,
+    SettingsError,
+    load_settings,
+    write_env_file,
+    write_key_pair,
+)
 
 
 def _cmd_env(_: argparse.Namespace) -> int:
+    # Silent when nothing changes: `TOKEN=$(make -s token ...)` runs this first.
     if write_env_file():
-        print(".env is ready: fresh secrets written where missing")
-    else:
-        print(".env already complete; left as it is")
+        print(".env is ready: fresh secrets written where missing", file=sys.stderr)
     settings = load_settings()
     if write_key_pair(settings.token_private_key_file, settings.token_public_key_file):
-        print(f"token key pair created in {settings.token_private_key_file.parent}")
+        where = settings.token_private_key_file.parent
+        print(f"token key pair created in {where}", file=sys.stderr)
     return 0
 
 
@@ -85,6 +92,8 @@ def _cmd_token(args: argparse.Namespace) -> int:
                     channel=args.channel,
                     language=user.language,
                     ttl=dt.timedelta(minutes=args.minutes or settings.token_ttl_minutes),
+                    # A sign-in: a new session, and no token of it outlives its maximum.
+                    max_session=settings.session_max,
                 )
             )
     finally:
@@ -104,7 +113,24 @@ def _cmd_services(_: argparse.Namespace) -> int:
         port=settings.services_port,
         log_level="warning",
         ws="none",
+        # h11 bounds a request's head (httptools takes megabytes of headers): over it, a 400.
+        http="h11",
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
+    return 0
+
+
+def _cmd_actions(_: argparse.Namespace) -> int:
+    from bot.action_server import serve
+
+    serve(load_settings())
+    return 0
+
+
+def _cmd_assistant(args: argparse.Namespace) -> int:
+    from bot import assistant
+
+    assistant.serve(load_settings(), Path(args.model), Path(args.endpoints))
     return 0
 
 
@@ -126,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--channel", default="cli", choices=["portal", "slack", "api", "cli"])
     token.add_argument("--minutes", type=int, help="lifetime (default: TOKEN_TTL_MINUTES)")
     commands.add_parser("services", help="serve the account services only")
+    commands.add_parser("actions", help="serve the action server only (answers Rasa alone)")
+    serve = commands.add_parser("assistant", help="serve the Rasa server only")
+    serve.add_argument("--model", required=True, help="the trained model (.tar.gz)")
+    serve.add_argument("--endpoints", required=True, help="Rasa's endpoints file")
     commands.add_parser("run", help="start every part and print where each one is")
     return parser
 
@@ -137,6 +167,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "db": _cmd_db,
         "token": _cmd_token,
         "services": _cmd_services,
+        "actions": _cmd_actions,
+        "assistant": _cmd_assistant,
         "run": _cmd_run,
     }[args.command]
     try:

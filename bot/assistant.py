@@ -1,11 +1,15 @@
 """Training and serving the Rasa assistant: the commands, in one place.
 
-Rasa runs as `python -m rasa` from the project root so that the custom channel
-(`bot.channels.portal`) and NLU component (`bot.nlu`) import from this tree.
+Rasa trains as `python -m rasa` and serves as `python -m bot assistant` (`serve`), both
+from the project root so that the custom channel (`bot.channels.portal`) and NLU
+components (`bot.nlu`) import from this tree. Serving goes through our entry point so
+that the API token, the CORS origin and the action server's secret come from the
+settings, never from a command line.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +17,7 @@ from typing import Any, Dict, List
 
 import yaml
 
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import MAX_CHAT_BODY_BYTES, MAX_HEADER_BYTES, PROJECT_ROOT, Settings
 
 MODELS_DIR = PROJECT_ROOT / "models"
 # What a model is built from: the pipeline, the domain, the data and the code of the
@@ -70,7 +74,8 @@ def endpoints_config(settings: Settings) -> Dict[str, Any]:
     """Rasa's endpoint configuration, derived from the settings (never written by hand).
 
     It names classes and addresses only: the stores read their own URLs (and any
-    password) from the settings, so the file holds no secret.
+    password) from the settings, and the action server's secret is added in the Rasa
+    process (`available_endpoints`), so the file holds no secret.
     """
     lock_store: Dict[str, Any] = (
         {"type": "bot.chat.lock_store.SettingsRedisLockStore"}
@@ -93,36 +98,82 @@ def write_endpoints(settings: Settings, path: Path = ENDPOINTS_FILE) -> Path:
 
 
 def serve_command(settings: Settings, model: Path, endpoints: Path = ENDPOINTS_FILE) -> List[str]:
+    """The Rasa server's command line: paths only; secrets and CORS come from the settings."""
     return [
         sys.executable,
         "-m",
-        "rasa",
-        "run",
+        "bot",
+        "assistant",
         "--model",
         str(model),
         "--endpoints",
         str(endpoints),
-        "--credentials",
-        "credentials.yml",
-        "--interface",
-        settings.host,
-        "--port",
-        str(settings.rasa_port),
-        "--enable-api",
-        "--auth-token",
-        settings.rasa_api_token,
-        "--cors",
-        "*",
     ]
 
 
 def actions_command(settings: Settings) -> List[str]:
-    return [
-        sys.executable,
-        "-m",
-        "rasa_sdk",
-        "--actions",
-        "actions",
-        "--port",
-        str(settings.actions_port),
-    ]
+    """The action server's command line (`bot/action_server.py`); it reads its secret itself."""
+    return [sys.executable, "-m", "bot", "actions"]
+
+
+def available_endpoints(settings: Settings, endpoints: Path = ENDPOINTS_FILE) -> Any:
+    """Rasa's endpoints read from `endpoints`, with the action server's secret added.
+
+    The secret is attached here, in the Rasa process, to the action endpoint's headers
+    (`Authorization: Bearer <ACTIONS_SECRET>`, sent with every action call), rather than
+    written to the file. Of the three ways to hand it over this is the only one that
+    puts it nowhere but the settings: a value in the file (even owner-only) is one more
+    copy on disk, and Rasa's `${ACTIONS_SECRET}` interpolation would need the secret
+    exported into the environment of every process started after it, where `.env`
+    alone holds it today. A plain `rasa run` on the same file sends no secret, and the
+    action server refuses it: the setup fails closed.
+
+    Returns:
+        A `rasa.core.utils.AvailableEndpoints`.
+    """
+    from rasa.core.utils import AvailableEndpoints
+    from rasa.utils.endpoints import EndpointConfig
+
+    available = AvailableEndpoints.read_endpoints(str(endpoints))
+    action = available.action or EndpointConfig(url=settings.actions_url)
+    action.headers = {**action.headers, "Authorization": f"Bearer {settings.actions_secret}"}
+    available.action = action
+    return available
+
+
+def serve(settings: Settings, model: Path, endpoints: Path = ENDPOINTS_FILE) -> None:
+    """Run the Rasa server (`python -m bot assistant`) until stopped, as `rasa run` would.
+
+    The HTTP API token and the one allowed CORS origin (the portal's) are read from the
+    settings and handed to Rasa in-process, so neither is on a command line (where
+    `ps` shows it to every local user). Logging, TensorFlow and telemetry are set up
+    the way Rasa's own command line does before `rasa run`.
+    """
+    import rasa.core.run
+    import rasa.telemetry
+    import rasa.utils.io
+    import rasa.utils.tensorflow.environment as tf_env
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(None, None, warn_only_once=True, filter_repeated_logs=True)
+    tf_env.setup_tf_environment()
+    tf_env.check_deterministic_ops()
+    rasa.utils.io.configure_colored_logging(None)
+    rasa.telemetry.initialize_telemetry()
+    rasa.telemetry.initialize_error_reporting()
+    configure_structlog(None)
+    # Sanic reads its limits from SANIC_* variables when Rasa creates the app: a chat body
+    # over the bound is a 413 before anything parses it (Sanic's own default is 100 MB).
+    os.environ["SANIC_REQUEST_MAX_SIZE"] = str(MAX_CHAT_BODY_BYTES)
+    os.environ["SANIC_REQUEST_MAX_HEADER_SIZE"] = str(MAX_HEADER_BYTES)
+    rasa.core.run.serve_application(
+        str(model),
+        credentials=str(PROJECT_ROOT / "credentials.yml"),
+        interface=settings.host,
+        port=settings.rasa_port,
+        cors=[settings.portal_origin],
+        auth_token=settings.rasa_api_token,
+        enable_api=True,
+        endpoints=available_endpoints(settings, endpoints),
+    )

@@ -37,7 +37,7 @@ def parts(settings: Settings) -> List[Part]:
     """Every part, in start order: each one's dependencies come before it."""
     base = settings.services_url
     rasa = f"http://{settings.host}:{settings.rasa_port}"
-    actions = f"http://{settings.host}:{settings.actions_port}"
+    actions = f"http://{settings.actions_host}:{settings.actions_port}"
     return [
         Part(
             "account services",

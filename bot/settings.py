@@ -6,12 +6,14 @@ refuse to load with a missing or well-known secret.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, List, Mapping, Optional, TypeVar
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from dotenv import dotenv_values
@@ -19,8 +21,19 @@ from dotenv import dotenv_values
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
 PLACEHOLDER_SECRETS = {"", "change-me", "secret", "changeme"}
-SECRET_NAMES = ("DOWNLOAD_SECRET", "RASA_API_TOKEN", "CHAT_SECRET")
+SECRET_NAMES = ("DOWNLOAD_SECRET", "RASA_API_TOKEN", "CHAT_SECRET", "ACTIONS_SECRET")
 KEYS_DIR = PROJECT_ROOT / "var" / "keys"
+# The most a request's line and headers may take on any of our servers (Sanic's own default),
+# and the most a chat message's HTTP body may (a message is at most 2,000 characters).
+MAX_HEADER_BYTES = 8 * 1024
+MAX_CHAT_BODY_BYTES = 64 * 1024
+# Rate limits in requests a minute (bot.ratelimit), by setting name.
+RATE_DEFAULTS = (
+    ("CHAT_RATE_PER_PERSON", 60),
+    ("CHAT_RATE_PER_ADDRESS", 60),
+    ("SERVICES_RATE_PER_PERSON", 600),
+    ("SERVICES_RATE_PER_ADDRESS", 300),
+)
 K = TypeVar("K")
 DEFAULT_PRIVATE_KEY = KEYS_DIR / "token-signing.pem"
 DEFAULT_PUBLIC_KEY = KEYS_DIR / "token-signing.pub.pem"
@@ -41,12 +54,20 @@ class Settings:
     services_port: int
     services_url: str
     token_ttl_minutes: int
+    # A session (a sign-in and every token renewed or switched from it) ends this long after it.
+    session_max_hours: int
     download_ttl_minutes: int
     rasa_port: int
     actions_port: int
     actions_url: str
     rasa_api_token: str
     chat_secret: str
+    # The action server binds here (loopback unless told otherwise) and answers only calls
+    # that carry `actions_secret`, which only the Rasa server is given.
+    actions_host: str
+    actions_secret: str
+    # The one origin (the portal page) the Rasa server allows cross-origin calls from.
+    portal_origin: str
     # Conversations (Rasa's tracker store): SQLite beside the account data by default.
     tracker_store_url: str
     # Redis for Rasa's lock store and the chat layer's push across replicas; None: in-process.
@@ -54,10 +75,21 @@ class Settings:
     # The services alone read the private key; every other part reads only the public one.
     token_private_key_file: Path
     token_public_key_file: Path
+    # Requests a minute (bot.ratelimit): per signed-in person and per address of anyone else,
+    # for the chat endpoints (messages) and for the account services (calls).
+    chat_rate_person: int
+    chat_rate_address: int
+    services_rate_person: int
+    services_rate_address: int
 
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def session_max(self) -> dt.timedelta:
+        """How long a session lasts from its sign-in, renewals and switches included."""
+        return dt.timedelta(hours=self.session_max_hours)
 
     def token_signing_key(self) -> Ed25519PrivateKey:
         """The private key: for the account services (and their demo token command) only."""
@@ -108,6 +140,34 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def _rate(env: Mapping[str, str], name: str, default: int, problems: List[str]) -> int:
+    """A rate limit in requests a minute (at least 1)."""
+    value = _int(env, name, default)
+    if value < 1:
+        problems.append(f"{name} must be at least 1 (requests a minute)")
+    return value
+
+
+def _is_origin(value: str) -> bool:
+    """An exact origin: http(s)://host[:port] and nothing else (CORS compares it verbatim)."""
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return False
+    return (
+        parts.scheme in {"http", "https"}
+        and bool(parts.hostname)
+        and not (parts.path or parts.query or parts.fragment or parts.username)
+        and not any(c in value for c in "*?\\[]^$()|+ ")
+    )
+
+
+def _reachable(bind_host: str) -> str:
+    """The address to call a server bound to `bind_host` at (all interfaces: loopback)."""
+    return "127.0.0.1" if bind_host in {"0.0.0.0", "::", ""} else bind_host
+
+
 def load_settings(
     environ: Optional[Mapping[str, str]] = None, env_file: Optional[Path] = DEFAULT_ENV_FILE
 ) -> Settings:
@@ -138,11 +198,21 @@ def load_settings(
 
     host = merged.get("HOST", "127.0.0.1")
     port = _int(merged, "SERVICES_PORT", 8000)
+    actions_host = merged.get("ACTIONS_HOST") or "127.0.0.1"
     actions_port = _int(merged, "ACTIONS_PORT", 5055)
+    portal_origin = (merged.get("PORTAL_ORIGIN") or "http://127.0.0.1:8080").rstrip("/")
+    if not _is_origin(portal_origin):
+        problems.append(
+            "PORTAL_ORIGIN must be one origin, scheme://host[:port] (no path, no wildcard), "
+            f"not {portal_origin!r}"
+        )
     var = PROJECT_ROOT / "var"
     database_url = merged.get("DATABASE_URL") or ""
     tracker_store_url = merged.get("TRACKER_STORE_URL") or ""
     redis_url = merged.get("REDIS_URL") or None
+    session_max_hours = _int(merged, "SESSION_MAX_HOURS", 12)
+    if session_max_hours < 1:
+        problems.append("SESSION_MAX_HOURS must be at least 1")
     if production:
         for name, value in (
             ("DATABASE_URL", database_url),
@@ -159,6 +229,7 @@ def load_settings(
                 problems.append(f"{name} must name the token key file (no default in production)")
     if redis_url and not redis_url.startswith(("redis://", "rediss://")):
         problems.append("REDIS_URL must start with redis:// or rediss://")
+    rates = {name: _rate(merged, name, default, problems) for name, default in RATE_DEFAULTS}
     if problems:
         raise SettingsError("incomplete configuration: " + "; ".join(problems))
     return Settings(
@@ -169,16 +240,25 @@ def load_settings(
         services_port=port,
         services_url=merged.get("SERVICES_URL") or f"http://{host}:{port}",
         token_ttl_minutes=_int(merged, "TOKEN_TTL_MINUTES", 60),
+        session_max_hours=session_max_hours,
         download_ttl_minutes=_int(merged, "DOWNLOAD_TTL_MINUTES", 15),
         rasa_port=_int(merged, "RASA_PORT", 5005),
         actions_port=actions_port,
-        actions_url=merged.get("ACTIONS_URL") or f"http://{host}:{actions_port}/webhook",
+        actions_url=merged.get("ACTIONS_URL")
+        or f"http://{_reachable(actions_host)}:{actions_port}/webhook",
         rasa_api_token=merged["RASA_API_TOKEN"],
         chat_secret=merged["CHAT_SECRET"],
+        actions_host=actions_host,
+        actions_secret=merged["ACTIONS_SECRET"],
+        portal_origin=portal_origin,
         tracker_store_url=tracker_store_url or f"sqlite:///{var / 'tracker.db'}",
         redis_url=redis_url,
         token_private_key_file=Path(merged.get("TOKEN_PRIVATE_KEY_FILE") or DEFAULT_PRIVATE_KEY),
         token_public_key_file=Path(merged.get("TOKEN_PUBLIC_KEY_FILE") or DEFAULT_PUBLIC_KEY),
+        chat_rate_person=rates["CHAT_RATE_PER_PERSON"],
+        chat_rate_address=rates["CHAT_RATE_PER_ADDRESS"],
+        services_rate_person=rates["SERVICES_RATE_PER_PERSON"],
+        services_rate_address=rates["SERVICES_RATE_PER_ADDRESS"],
     )
 
 

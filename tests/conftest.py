@@ -28,7 +28,7 @@ from bot import tokens
 from bot.services import models as m
 from bot.services.db import create_engine, migrate
 from bot.services.seed import seed
-from bot.settings import Settings, load_settings
+from bot.settings import RATE_DEFAULTS, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # A key pair for this test run: the services sign with the private key, everyone else verifies.
@@ -41,6 +41,8 @@ TEST_PRIVATE_KEY_FILE.chmod(0o600)
 TEST_PUBLIC_KEY_FILE.write_text(TEST_VERIFY_KEY)
 TEST_CHAT_SECRET = "test-chat-secret-" + "c" * 32
 TEST_DOWNLOAD_SECRET = "test-download-secret-" + "y" * 32
+TEST_ACTIONS_SECRET = "test-actions-secret-" + "a" * 32
+UNLIMITED_RATE = 1_000_000  # requests a minute: no test process is rate-limited unless it asks
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
@@ -81,8 +83,12 @@ class RunningServices:
         ttl: dt.timedelta = dt.timedelta(minutes=30),
         channel: str = "test",
         now: Optional[dt.datetime] = None,
+        auth_time: Optional[dt.datetime] = None,
     ) -> str:
-        """A token as the portal would sign it; `account` defaults to the person's first."""
+        """A token as the portal's sign-in would sign it; `account` defaults to the person's first.
+
+        The sign-in happens at `now` (default: this moment) unless `auth_time` says it was earlier.
+        """
         user_id = self.user_id(email)
         with Session(self.engine) as session:
             language = session.scalar(select(m.User.language).filter_by(id=user_id))
@@ -100,6 +106,7 @@ class RunningServices:
             language=language,
             ttl=ttl,
             now=now,
+            auth_time=auth_time,
         )
 
     def headers(self, email: str, account: Optional[str] = None) -> Dict[str, str]:
@@ -124,6 +131,10 @@ def service_env(database_url: str, port: int) -> Dict[str, str]:
             "DOWNLOAD_SECRET": TEST_DOWNLOAD_SECRET,
             "RASA_API_TOKEN": "test-rasa-api-token-" + "z" * 32,
             "CHAT_SECRET": TEST_CHAT_SECRET,
+            "ACTIONS_SECRET": TEST_ACTIONS_SECRET,
+            # Tests are heavy callers from one address (the fuzz run alone sends thousands of
+            # requests); the rate-limit tests set their own small budgets.
+            **{name: str(UNLIMITED_RATE) for name, _ in RATE_DEFAULTS},
         }
     )
     return env
@@ -137,9 +148,15 @@ def settings_for_tests(**overrides: str) -> Settings:
 
 
 def start_services(
-    backend: str, database_url: str, log: Optional[IO[str]] = None
+    backend: str,
+    database_url: str,
+    log: Optional[IO[str]] = None,
+    overrides: Optional[Dict[str, str]] = None,
 ) -> RunningServices:
-    """Migrate, seed and serve a database; the process's output goes to `log` when given."""
+    """Migrate, seed and serve a database; the process's output goes to `log` when given.
+
+    `overrides` are settings for this process on top of `service_env`'s.
+    """
     migrate(database_url)
     engine = create_engine(database_url)
     seed(engine)
@@ -147,7 +164,7 @@ def start_services(
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "services"],
         cwd=ROOT,
-        env=service_env(database_url, port),
+        env={**service_env(database_url, port), **(overrides or {})},
         stdout=log,
         stderr=subprocess.STDOUT if log else None,
     )
@@ -224,12 +241,23 @@ def services(
 
 @pytest.fixture(scope="session")
 def audit_rows(services: RunningServices):  # type: ignore[no-untyped-def]
-    """A function returning the audit events matching the given column values."""
+    """A function returning the audit events matching the given column values.
 
-    def rows(**where: object) -> list:
-        with Session(services.engine) as session:
-            return list(
-                session.scalars(select(m.AuditEvent).filter_by(**where).order_by(m.AuditEvent.id))
-            )
+    `expect=n` waits (up to 15 s) until n rows match: a probe's audit row is written
+    off the request path, a little after the answer (bot/services/audit.py).
+    """
+
+    def rows(expect: Optional[int] = None, **where: object) -> list:
+        deadline = time.monotonic() + 15
+        while True:
+            with Session(services.engine) as session:
+                found = list(
+                    session.scalars(
+                        select(m.AuditEvent).filter_by(**where).order_by(m.AuditEvent.id)
+                    )
+                )
+            if expect is None or len(found) >= expect or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
 
     return rows

@@ -18,6 +18,7 @@ ENV = {
     "CHAT_SECRET": "c" * 40,
     "DOWNLOAD_SECRET": "d" * 40,
     "RASA_API_TOKEN": "r" * 40,
+    "ACTIONS_SECRET": "a" * 40,
     "SERVICES_PORT": "8100",
     "RASA_PORT": "5105",
     "ACTIONS_PORT": "5155",
@@ -32,10 +33,14 @@ def test_every_part_is_started_on_its_configured_port():
     assert started[2].public_url.startswith("http://127.0.0.1:5105/webhooks/portal/webhook")
 
 
-def test_rasa_api_needs_the_token_and_endpoints_follow_from_the_settings():
+def test_no_secret_is_on_any_command_line_and_endpoints_follow_from_the_settings():
     settings = load_settings(ENV, env_file=None)
-    local = parts(settings)[2].command
-    assert "--auth-token" in local and "r" * 40 in local
+    commands = {p.name: p.command for p in parts(settings)}
+    for command in commands.values():
+        for secret in ("a" * 40, "c" * 40, "d" * 40, "r" * 40):
+            assert not any(secret in argument for argument in command)
+        assert "--auth-token" not in command and "--cors" not in command
+    local = commands["assistant (Rasa)"]
     assert local[local.index("--endpoints") + 1] == str(assistant.ENDPOINTS_FILE)
     embedded = assistant.endpoints_config(settings)
     assert embedded["action_endpoint"]["url"] == "http://127.0.0.1:5155/webhook"
@@ -153,3 +158,19 @@ def test_ctrl_c_stops_the_runner_and_every_part_even_when_started_in_the_backgro
                 runner.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 runner.kill()
+
+
+def test_the_action_server_secret_reaches_rasa_in_process_and_never_the_endpoints_file(tmp_path):
+    settings = load_settings(ENV, env_file=None)
+    written = assistant.write_endpoints(settings, tmp_path / "endpoints.yml")
+    assert "a" * 40 not in written.read_text()
+    action = assistant.available_endpoints(settings, written).action
+    assert action.url == "http://127.0.0.1:5155/webhook"
+    assert action.headers == {"Authorization": f"Bearer {'a' * 40}"}
+
+
+def test_the_action_server_binds_loopback_unless_told_otherwise():
+    assert load_settings(ENV, env_file=None).actions_host == "127.0.0.1"
+    anywhere = load_settings(dict(ENV, ACTIONS_HOST="0.0.0.0"), env_file=None)
+    assert anywhere.actions_host == "0.0.0.0"
+    assert anywhere.actions_url == "http://127.0.0.1:5155/webhook"

@@ -9,7 +9,12 @@ import pytest
 from bot import tokens
 from bot.settings import SettingsError, load_settings, write_env_file, write_key_pair
 
-GOOD = {"DOWNLOAD_SECRET": "d" * 40, "RASA_API_TOKEN": "r" * 40, "CHAT_SECRET": "c" * 40}
+GOOD = {
+    "DOWNLOAD_SECRET": "d" * 40,
+    "RASA_API_TOKEN": "r" * 40,
+    "CHAT_SECRET": "c" * 40,
+    "ACTIONS_SECRET": "a" * 40,
+}
 PRODUCTION = dict(
     GOOD,
     APP_ENV="production",
@@ -41,10 +46,40 @@ def test_a_complete_production_configuration_loads():
     assert settings.production and settings.redis_url == "redis://cache.internal:6379/1"
 
 
+@pytest.mark.parametrize("name", ["CHAT_SECRET", "ACTIONS_SECRET"])
 @pytest.mark.parametrize("secret", ["", "change-me"])
-def test_production_refuses_placeholder_secrets(secret):
-    with pytest.raises(SettingsError, match="CHAT_SECRET"):
-        load_settings(dict(PRODUCTION, CHAT_SECRET=secret), env_file=None)
+def test_production_refuses_placeholder_secrets(name, secret):
+    with pytest.raises(SettingsError, match=name):
+        load_settings(dict(PRODUCTION, **{name: secret}), env_file=None)
+
+
+def test_production_refuses_a_missing_actions_secret():
+    env = {k: v for k, v in PRODUCTION.items() if k != "ACTIONS_SECRET"}
+    with pytest.raises(SettingsError, match="ACTIONS_SECRET"):
+        load_settings(env, env_file=None)
+
+
+def test_the_portal_is_the_default_and_only_cors_origin():
+    assert load_settings(GOOD, env_file=None).portal_origin == "http://127.0.0.1:8080"
+    portal = load_settings(dict(GOOD, PORTAL_ORIGIN="https://premier.example/"), env_file=None)
+    assert portal.portal_origin == "https://premier.example"
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "*",
+        "https://*.example",
+        "premier.example",
+        "https://premier.example/chat",
+        "ftp://x.example",
+        "https://a.example,https://b.example",
+        "https://premier.example?x=1",
+    ],
+)
+def test_a_portal_origin_must_be_exactly_one_origin(origin):
+    with pytest.raises(SettingsError, match="PORTAL_ORIGIN"):
+        load_settings(dict(GOOD, PORTAL_ORIGIN=origin), env_file=None)
 
 
 @pytest.mark.parametrize(
@@ -98,6 +133,7 @@ def test_env_file_gets_fresh_secrets_and_is_never_overwritten(tmp_path):
     assert "change-me" not in first
     settings = load_settings({}, env_file=target)
     assert len(settings.chat_secret) >= 32 and settings.chat_secret != settings.download_secret
+    assert len(settings.actions_secret) >= 32 and settings.actions_secret != settings.chat_secret
     assert write_env_file(target) is False
     assert target.read_text() == first
 
@@ -108,7 +144,7 @@ def test_an_older_env_file_gains_only_the_missing_secrets(tmp_path):
     assert write_env_file(target) is True
     settings = load_settings({}, env_file=target)
     assert settings.download_secret == "keep-this-one-" + "k" * 30
-    assert settings.chat_secret and settings.rasa_api_token
+    assert settings.chat_secret and settings.rasa_api_token and settings.actions_secret
 
 
 def test_the_key_pair_is_made_once_with_an_owner_only_private_key(tmp_path):

@@ -74,3 +74,143 @@ def test_none_algorithm_is_refused():
     )
     with pytest.raises(tokens.TokenInvalid):
         tokens.verify_token(PUBLIC, token)
+
+
+# --- sessions: a token carries its sign-in, and no token outlives the session ------------------
+
+
+class _Removed:
+    def __repr__(self) -> str:
+        return "REMOVED"
+
+
+REMOVED = _Removed()  # an override that leaves the claim out
+
+
+def _claims(**overrides: object) -> str:
+    """A token the services' key signs, from valid claims changed by `overrides`.
+
+    An override may be a function of the current time (epoch seconds).
+    """
+    now = int(dt.datetime.now(dt.timezone.utc).timestamp())
+    base: dict = {
+        "iss": tokens.ISSUER,
+        "sub": "7",
+        "acct": 3,
+        "chn": "portal",
+        "lng": "es",
+        "iat": now,
+        "exp": now + 600,
+        "auth_time": now - 60,
+        "sid": "s" * 22,
+    }
+    base.update({k: v(now) if callable(v) else v for k, v in overrides.items()})
+    payload = {k: v for k, v in base.items() if v is not REMOVED}
+    return jwt.encode(payload, tokens.load_private_key(PRIVATE), algorithm="EdDSA")
+
+
+def test_a_sign_in_starts_a_session_and_a_successor_keeps_it():
+    first = tokens.verify_token(PUBLIC, tokens.mint_token(PRIVATE, user_id=7, account_id=3))
+    assert abs(first.authenticated_at - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(seconds=5)
+    other = tokens.verify_token(PUBLIC, tokens.mint_token(PRIVATE, user_id=7, account_id=3))
+    assert first.session_id != other.session_id  # every sign-in is a session of its own
+    successor = tokens.verify_token(
+        PUBLIC,
+        tokens.mint_token(
+            PRIVATE,
+            user_id=7,
+            account_id=4,
+            auth_time=first.authenticated_at,
+            session_id=first.session_id,
+        ),
+    )
+    assert (successor.session_id, successor.authenticated_at) == (
+        first.session_id,
+        first.authenticated_at,
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def test_no_token_outlives_its_session():
+    signed_in = _now() - dt.timedelta(hours=11, minutes=50)
+    token = tokens.mint_token(
+        PRIVATE, user_id=7, account_id=3, ttl=dt.timedelta(hours=1), auth_time=signed_in
+    )
+    identity = tokens.verify_token(PUBLIC, token)
+    assert identity.expires_at == signed_in + tokens.DEFAULT_SESSION_MAX
+    with pytest.raises(tokens.SessionEnded):  # nothing is left of this session to renew
+        tokens.mint_token(
+            PRIVATE,
+            user_id=7,
+            account_id=3,
+            auth_time=_now() - dt.timedelta(hours=13),
+            session_id=identity.session_id,
+        )
+
+
+def test_an_ended_session_is_refused_even_when_the_token_has_not_expired():
+    token = tokens.mint_token(
+        PRIVATE,
+        user_id=7,
+        account_id=3,
+        auth_time=_now() - dt.timedelta(hours=3),
+        max_session=dt.timedelta(days=2),  # as a services with another setting would sign
+    )
+    assert tokens.verify_token(PUBLIC, token, max_session=dt.timedelta(hours=4)).user_id == 7
+    with pytest.raises(tokens.SessionEnded) as ended:
+        tokens.verify_token(PUBLIC, token, max_session=dt.timedelta(hours=2))
+    assert isinstance(ended.value, tokens.TokenExpired)  # "sign in again", like an expiry
+    old = _claims(auth_time=lambda now: now - 13 * 3600)
+    with pytest.raises(tokens.SessionEnded):
+        tokens.verify_token(PUBLIC, old)
+
+
+def test_valid_claims_are_accepted():
+    identity = tokens.verify_token(PUBLIC, _claims())
+    assert (identity.user_id, identity.account_id, identity.language) == (7, 3, "es")
+    assert tokens.verify_token(PUBLIC, _claims(acct=None, lng=REMOVED)).account_id is None
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"auth_time": REMOVED},
+        {"sid": REMOVED},
+        {"chn": REMOVED},
+        {"acct": True},
+        {"acct": "3"},
+        {"acct": 3.0},
+        {"sub": 7},  # PyJWT refuses it too; the contract is ours
+        {"sub": "+1"},
+        {"sub": " 1"},
+        {"sub": "1 "},
+        {"sub": "1_0"},
+        {"sub": "07"},
+        {"sub": "١"},  # ARABIC-INDIC DIGIT ONE
+        {"sub": "７"},  # FULLWIDTH DIGIT SEVEN
+        {"sub": "7\n"},
+        {"chn": 1},  # refused before only because "1" is no channel name
+        {"lng": 1},
+        {"lng": True},
+        {"lng": ["es"]},
+        {"lng": "fr"},
+        {"sid": 12345678901234567890},
+        {"sid": "short"},
+        {"sid": "s" * 21 + "!"},
+        {"auth_time": "1700000000"},
+        {"auth_time": True},
+        {"auth_time": 1.5},
+        {"auth_time": 2**62},
+        pytest.param({"iat": lambda now: float(now)}, id="iat a float"),
+        pytest.param({"exp": lambda now: float(now + 600)}, id="exp a float"),
+        pytest.param({"exp": lambda now: str(now + 600)}, id="exp a string"),
+        pytest.param({"auth_time": lambda now: now + 120}, id="signed in after it was issued"),
+    ],
+    ids=repr,
+)
+def test_claims_of_the_wrong_type_or_form_are_invalid(overrides):
+    with pytest.raises(tokens.TokenInvalid):
+        tokens.verify_token(PUBLIC, _claims(**overrides))

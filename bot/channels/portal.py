@@ -28,6 +28,7 @@ from sanic.response import HTTPResponse
 
 from bot.chat.identity import InvalidCredential, SessionExpired
 from bot.chat.layer import ChatLayer
+from bot.ratelimit import RateLimited
 from bot.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -95,9 +96,16 @@ class PortalInput(InputChannel):
                     responses=_responses(request),
                     authorization=request.headers.get("authorization"),
                     anonymous_id=sender if isinstance(sender, str) else None,
+                    address=request.remote_addr or request.ip,
                 )
             except InvalidCredential:
                 return response.json({"error": NOT_SIGNED_IN}, 401)
+            except RateLimited as over:
+                return response.json(
+                    {"error": f"too many messages; try again in {over.retry_after} s"},
+                    429,
+                    headers={"Retry-After": str(over.retry_after)},
+                )
             return response.json(layer.push_payload(turn.conversation, turn.replies))
 
         @hook.route("/events", methods=["GET"])

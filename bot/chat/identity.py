@@ -23,7 +23,7 @@ class SignInProblem(Exception):
 
 
 class SessionExpired(SignInProblem):
-    """A genuine token whose time is up: "please sign in again"."""
+    """A genuine token whose time is up, or whose session has ended: "please sign in again"."""
 
 
 class InvalidCredential(SignInProblem):
@@ -51,20 +51,29 @@ class ChatIdentity:
 class Verifier:
     """Turns what a channel received into a `ChatIdentity`, or None for an anonymous caller."""
 
-    def __init__(self, public_key: Ed25519PublicKey):
+    def __init__(
+        self,
+        public_key: Ed25519PublicKey,
+        *,
+        max_session: dt.timedelta = tokens.DEFAULT_SESSION_MAX,
+    ):
+        """`max_session`: the settings' `session_max` (how long a sign-in lasts)."""
         self._public_key = public_key
+        self._max_session = max_session
 
     def from_token(self, token: str, channel: str) -> ChatIdentity:
         """Verify a bare token.
 
         Raises:
-            SessionExpired: genuine but expired.
+            SessionExpired: genuine but expired, or its session has ended.
             InvalidCredential: anything else is wrong with it.
         """
         if channel not in CHANNELS:
             raise ValueError(f"unknown chat channel {channel!r}")
         try:
-            claims = tokens.verify_token(self._public_key, token)
+            claims = tokens.verify_token(self._public_key, token, max_session=self._max_session)
+        except tokens.SessionEnded:
+            raise SessionExpired("the session has ended") from None
         except tokens.TokenExpired:
             raise SessionExpired("the token has expired") from None
         except tokens.TokenInvalid:
@@ -82,7 +91,7 @@ class Verifier:
         """Verify an `Authorization: Bearer <token>` header; no header is an anonymous caller.
 
         Raises:
-            SessionExpired: genuine but expired.
+            SessionExpired: genuine but expired, or its session has ended.
             InvalidCredential: not a bearer token, or a token that is not valid.
         """
         if not header:

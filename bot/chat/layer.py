@@ -22,13 +22,14 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional
 from rasa.core.channels.channel import UserMessage
 
 from bot.chat.conversations import AnonymousConversations, conversation_id
-from bot.chat.identity import ChatIdentity, SessionExpired, Verifier
+from bot.chat.identity import ChatIdentity, InvalidCredential, SessionExpired, Verifier
 from bot.chat.metadata import ChatMetadata
 from bot.chat.output import Forward, ReplyCollector
 from bot.chat.push import PushHub, push_hub_from_url
 from bot.chat.redact import redact
 from bot.chat.replies import Reply
 from bot.language import detect_language
+from bot.ratelimit import CallerLimits
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,18 +68,40 @@ def fixed_reply(responses: Mapping[str, Any], name: str, language: str) -> Reply
 class ChatLayer:
     """One per server process: the verifier, the conversation rule and the push hub."""
 
-    def __init__(self, verifier: Verifier, anonymous: AnonymousConversations, push: PushHub):
+    def __init__(
+        self,
+        verifier: Verifier,
+        anonymous: AnonymousConversations,
+        push: PushHub,
+        limits: Optional[CallerLimits] = None,
+    ):
+        """`limits`: messages a minute per person and per address (None: unlimited)."""
         self.verifier = verifier
         self.anonymous = anonymous
         self.push = push
+        self.limits = limits
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChatLayer:
         return cls(
-            Verifier(settings.token_verification_key()),
+            Verifier(settings.token_verification_key(), max_session=settings.session_max),
             AnonymousConversations(settings.chat_secret),
             push_hub_from_url(settings.redis_url),
+            CallerLimits.per_minute(settings.chat_rate_person, settings.chat_rate_address),
         )
+
+    def admit(self, identity: Optional[ChatIdentity], address: Optional[str]) -> None:
+        """Spend one message of the sender's budget: the person's, or the address's if anonymous.
+
+        Raises:
+            RateLimited: over the budget (the channel says when to try again).
+        """
+        if self.limits is None:
+            return
+        if identity is None:
+            self.limits.check_address(address)
+        else:
+            self.limits.check_person(identity.user_id)
 
     async def start(self) -> None:
         await self.push.start()
@@ -109,14 +132,17 @@ class ChatLayer:
         thread: Optional[str] = None,
         anonymous_id: Optional[str] = None,
         forward: Optional[Forward] = None,
+        address: Optional[str] = None,
     ) -> ChatTurn:
         """Take one message from a channel through the assistant.
 
         Exactly one of `authorization` (a header value) or `token` may be given;
-        neither means an anonymous visitor.
+        neither means an anonymous visitor. `address` is the sender's network
+        address: anonymous visitors and refused credentials are rate-limited by it.
 
         Raises:
             InvalidCredential: the channel answers 401 (without the reason).
+            RateLimited: the sender is over their budget; nothing reached the assistant.
         """
         text = redact(text)[:MAX_MESSAGE_CHARS]
         hint = detect_language(text)
@@ -126,11 +152,16 @@ class ChatLayer:
                 if token
                 else self.verifier.from_authorization(authorization, channel)
             )
+        except InvalidCredential:
+            self.admit(None, address)  # guessing tokens costs the address's budget
+            raise
         except SessionExpired:
+            self.admit(None, address)
             reply = fixed_reply(responses, "utter_session_expired", hint or "en")
             if forward is not None:
                 await forward(reply)
             return ChatTurn(conversation="", replies=[reply])
+        self.admit(identity, address)
         conversation = self.conversation_of(identity, thread=thread, anonymous_id=anonymous_id)
         metadata = ChatMetadata(
             channel=channel,

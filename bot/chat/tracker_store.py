@@ -13,17 +13,16 @@ PostgreSQL in production), so the endpoints file names no address or password.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Optional
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy.engine import make_url
 
 from bot.chat.metadata import without_transient
 from bot.chat.redact import redact
+from bot.files import private_sqlite_file
 from bot.settings import load_settings
 
 SESSION_METADATA_SLOT = "session_started_metadata"
@@ -46,18 +45,6 @@ def clean_event(event: Any) -> None:
         event.text = redact(event.text)
 
 
-def _owner_only_sqlite(url: str) -> None:
-    """Create a SQLite file readable by its owner only before SQLAlchemy opens it."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database:
-        return
-    if parsed.database == ":memory:":
-        return
-    os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
-    descriptor = os.open(parsed.database, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(descriptor)
-
-
 class PrivateSQLTrackerStore(SQLTrackerStore):
     """`tracker_store: type: bot.chat.tracker_store.PrivateSQLTrackerStore` in the endpoints."""
 
@@ -70,7 +57,7 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
     ) -> None:
         kwargs.pop("host", None)  # Rasa passes the endpoint's url as `host`; the settings decide
         target = url or load_settings().tracker_store_url
-        _owner_only_sqlite(target)
+        private_sqlite_file(target)
         super().__init__(domain=domain, host=target, event_broker=event_broker, **kwargs)
 
     async def save(self, tracker: DialogueStateTracker) -> None:

@@ -66,13 +66,19 @@ class AccountServices:
         await self.aclose()
 
     def as_user(
-        self, token: str, *, account_id: Optional[int] = None, user_id: Optional[int] = None
+        self,
+        token: str,
+        *,
+        account_id: Optional[int] = None,
+        user_id: Optional[int] = None,
+        channel: Optional[str] = None,
     ) -> AccountSession:
         """Calls as the token's person; in `account_id` when given (one of theirs).
 
-        `user_id` (from the verified token) lets `me()` be answered from the cache.
+        `user_id` (from the verified token) lets `me()` be answered from the cache;
+        `channel` is the chat channel the person is using, for the services' audit log.
         """
-        return AccountSession(self, token, account_id=account_id, user_id=user_id)
+        return AccountSession(self, token, account_id=account_id, user_id=user_id, channel=channel)
 
     def cached_me(self, key: Tuple[int, Optional[int]]) -> Optional[s.Me]:
         entry = self._me_cache.get(key)
@@ -107,6 +113,7 @@ class AccountServices:
         params: Optional[Dict[str, Any]] = None,
         idempotency_key: Optional[str] = None,
         account_id: Optional[int] = None,
+        channel: Optional[str] = None,
         retry: bool = True,
     ) -> Any:
         """Send one call; returns the decoded JSON body or raises the matching error."""
@@ -115,6 +122,8 @@ class AccountServices:
             headers["Authorization"] = f"Bearer {token}"
         if account_id is not None:
             headers[s.ACCOUNT_HEADER] = str(account_id)
+        if channel is not None:
+            headers[s.CHANNEL_HEADER] = channel
         if idempotency_key:
             headers[s.IDEMPOTENCY_HEADER] = idempotency_key
         attempts = 1 + (self.retries if retry else 0)
@@ -158,22 +167,33 @@ class AccountSession:
         *,
         account_id: Optional[int] = None,
         user_id: Optional[int] = None,
+        channel: Optional[str] = None,
     ):
         self._services = services
         self.token = token
         self.account_id = account_id
         self.user_id = user_id
+        self.channel = channel
 
     def in_account(self, account_id: Optional[int]) -> AccountSession:
         """The same person acting in another of their accounts."""
         return AccountSession(
-            self._services, self.token, account_id=account_id, user_id=self.user_id
+            self._services,
+            self.token,
+            account_id=account_id,
+            user_id=self.user_id,
+            channel=self.channel,
         )
 
     async def _get(self, path: str, model: Type[T], **params: Any) -> T:
         clean = {k: v for k, v in params.items() if v is not None}
         data = await self._services.request(
-            "GET", path, token=self.token, params=clean or None, account_id=self.account_id
+            "GET",
+            path,
+            token=self.token,
+            params=clean or None,
+            account_id=self.account_id,
+            channel=self.channel,
         )
         return parse_obj_as(model, data)
 
@@ -195,6 +215,7 @@ class AccountSession:
                 json=body,
                 idempotency_key=key,
                 account_id=self.account_id,
+                channel=self.channel,
                 retry=retry,
             )
         finally:
@@ -223,6 +244,14 @@ class AccountSession:
         return await self._post(
             "/me/switch-account", s.SwitchAccountOut, {"account": account}, retry=False
         )
+
+    async def renew_token(self) -> s.TokenOut:
+        """A fresh token for the same session (call before this one expires).
+
+        Raises:
+            SessionExpired: the token expired, or the session reached its maximum lifetime.
+        """
+        return await self._post("/me/token", s.TokenOut, None)
 
     # settings ------------------------------------------------------------------------------
     async def account(self) -> s.AccountOut:
@@ -279,6 +308,11 @@ class AccountSession:
     async def deactivate_user(self, user_id: int, *, idempotency_key: str) -> s.UserChangeOut:
         return await self._post(
             f"/users/{user_id}/deactivate", s.UserChangeOut, None, key=_key(idempotency_key)
+        )
+
+    async def reactivate_user(self, user_id: int, *, idempotency_key: str) -> s.UserChangeOut:
+        return await self._post(
+            f"/users/{user_id}/reactivate", s.UserChangeOut, None, key=_key(idempotency_key)
         )
 
     async def request_sso(

@@ -3,7 +3,7 @@
 AccountServicesError
 ├── Unavailable        the services did not answer (after retries) or answered 5xx
 ├── Unauthorized       the token is not accepted
-│   └── SessionExpired the token was genuine but expired: sign in again
+│   └── SessionExpired the token expired, or its session reached its maximum: sign in again
 ├── Forbidden          the permission table refuses; `reason` says which rule
 ├── NotFound           no such object in this account (or another account's)
 ├── Conflict           the change cannot be made in the current state
@@ -13,6 +13,9 @@ AccountServicesError
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
+
+# The services' codes for "genuine, but over": an expired token, an ended session.
+SIGN_IN_AGAIN_CODES = frozenset({"token_expired", "session_ended"})
 
 
 class AccountServicesError(Exception):
@@ -84,7 +87,7 @@ def error_for(status: int, body: Any) -> AccountServicesError:
     message = error.get("message", f"HTTP {status}")
     details = {k: v for k, v in error.items() if k not in ("code", "message")}
     if status == 401:
-        cls: type = SessionExpired if code == "token_expired" else Unauthorized
+        cls: type = SessionExpired if code in SIGN_IN_AGAIN_CODES else Unauthorized
     elif status == 403:
         cls = Forbidden
     elif status == 404:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any, Dict, Optional
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Dict, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +17,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.policy import load_table
+from bot.ratelimit import CallerLimits
+from bot.services.audit import AuditWriter
 from bot.services.db import create_engine
+from bot.services.edge import AddressRateLimit, HeaderLimit, NoStore
 from bot.services.errors import PayloadTooLarge, ServiceError
 from bot.services.routes import devices, downloads, invoices, me, orders, reports, support, users
 from bot.services.routes import settings as settings_area
@@ -112,6 +117,16 @@ def _openapi(app: FastAPI) -> Dict[str, Any]:
     return schema
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the audit writer with the app; at shutdown, write every row it still holds."""
+    app.state.audit.start()
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(app.state.audit.close)
+
+
 def create_app(settings: Settings, engine: Optional[Engine] = None) -> FastAPI:
     """Build the app; the engine is created here unless a caller supplies one."""
     load_table()  # a malformed permission table stops the start, not a request
@@ -123,9 +138,14 @@ def create_app(settings: Settings, engine: Optional[Engine] = None) -> FastAPI:
         description="System of record for the Premier account assistant. Every endpoint but "
         "the public ones needs `Authorization: Bearer <token>`; writes need an "
         "`Idempotency-Key` header.",
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine or create_engine(settings.database_url)
+    app.state.audit = AuditWriter(app.state.engine)
+    app.state.limits = CallerLimits.per_minute(
+        settings.services_rate_person, settings.services_rate_address
+    )
     for module in (
         me,
         settings_area,
@@ -141,7 +161,7 @@ def create_app(settings: Settings, engine: Optional[Engine] = None) -> FastAPI:
 
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status_code)
+        return exc.response()
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -176,5 +196,9 @@ def create_app(settings: Settings, engine: Optional[Engine] = None) -> FastAPI:
         )
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    # Outermost last: headers are measured first, then the address's budget, then the body.
     app.add_middleware(BodyLimit)
+    app.add_middleware(AddressRateLimit, limits=app.state.limits)
+    app.add_middleware(HeaderLimit)
+    app.add_middleware(NoStore)
     return app

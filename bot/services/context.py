@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Type, TypeVar
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Type, TypeVar
 
 from fastapi import Depends, Header, Request
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot import tokens
 from bot.policy import Subject, load_table
-from bot.services import audit
+from bot.ratelimit import RateLimited
+from bot.services import audit, downloads
 from bot.services import models as m
 from bot.services import schemas as s
-from bot.services.errors import Forbidden, NotFound, TokenExpiredError, Unauthorized
+from bot.services.errors import (
+    Forbidden,
+    NotFound,
+    SessionEndedError,
+    TokenExpiredError,
+    TooManyRequests,
+    Unauthorized,
+)
 from bot.settings import Settings
 
 T = TypeVar("T")
@@ -36,6 +44,8 @@ class Principal:
     account: Optional[m.Account]
     membership: Optional[m.Membership]
     channel: str
+    # What the bearer token said, its session included: a renewed or switched token keeps it.
+    token: Optional[tokens.Identity] = None
 
     @property
     def role(self) -> Optional[str]:
@@ -65,15 +75,36 @@ class Ctx:
     settings: Settings
     engine: Engine
     capability: str
-    # Probes seen while a write transaction is open: recorded after its rollback, since a
-    # second connection could not write to SQLite while this one holds the lock.
+    audit_log: audit.AuditWriter
+    # Probes seen while a write transaction is open are queued once it has ended: on
+    # SQLite the audit writer would otherwise sit waiting for this request's own lock.
     deferred_probes: List[Dict[str, object]] = field(default_factory=list)
     writing: bool = False
 
     def record_deferred_probes(self) -> None:
         for probe in self.deferred_probes:
-            audit.record_now(self.engine, self.principal, **probe)
+            self.audit_log.submit(self.principal, **probe)
         self.deferred_probes.clear()
+
+    def probe(self, target: str, **detail: object) -> None:
+        """Audit an attempt at another account's object, off the request path."""
+        probe: Dict[str, object] = {
+            "action": f"probe:{self.capability}",
+            "target": target,
+            "outcome": "not_found",
+            "detail": detail,
+        }
+        if self.writing:
+            self.deferred_probes.append(probe)
+        else:
+            self.audit_log.submit(self.principal, **probe)
+
+    def link(self, kind: str, object_id: int) -> Tuple[str, dt.datetime]:
+        """A signed download link to one of the account's files, for the caller only."""
+        return downloads.sign_link(
+            self.settings,
+            downloads.LinkTarget(kind, object_id, self.account.id, self.principal.user.id),
+        )
 
     @property
     def account(self) -> m.Account:
@@ -87,29 +118,38 @@ class Ctx:
     def owned(self, model: Type[T], label: str, **where: object) -> T:
         """Fetch one object of the caller's account by its public identifier.
 
-        An object of another account is reported exactly like a missing one, and
-        the attempt is written to the audit log.
+        An object of another account is reported exactly like a missing one, in
+        the same time: both run the same two queries (the account's object, then
+        whose it is), and the probe's audit row is written after the answer.
 
         Raises:
             NotFound: no such object in the caller's account.
         """
-        obj = self.session.scalar(select(model).filter_by(**where))
+        account_id = model.account_id  # type: ignore[attr-defined]
+        obj = self.session.scalar(
+            select(model).filter_by(**where).where(account_id == self.account.id)
+        )
+        if obj is not None:
+            return obj
+        owner = self.session.scalar(select(account_id).filter_by(**where))
         shown = " ".join(str(v) for v in where.values())
-        if obj is not None and obj.account_id != self.account.id:  # type: ignore[attr-defined]
-            probe: Dict[str, object] = {
-                "action": f"probe:{self.capability}",
-                "target": f"{label} {shown}",
-                "outcome": "not_found",
-                "detail": {"owner_account_id": obj.account_id},  # type: ignore[attr-defined]
-            }
-            if self.writing:
-                self.deferred_probes.append(probe)
-            else:
-                audit.record_now(self.engine, self.principal, **probe)  # type: ignore[arg-type]
-            obj = None
-        if obj is None:
-            raise NotFound(f"{label} {shown} was not found", what=label, id=shown)
-        return obj
+        if owner is not None:
+            self.probe(f"{label} {shown}", owner_account_id=owner)
+        raise NotFound(f"{label} {shown} was not found", what=label, id=shown)
+
+    def locked(self, obj: T) -> T:
+        """`obj` read again under a row lock, held until the transaction ends.
+
+        For a check that decides a write (already paid? already deactivated?):
+        made on the locked row, it sees the latest committed state and a
+        concurrent write of the same row waits for this one. PostgreSQL takes
+        `SELECT ... FOR UPDATE`; on SQLite the write transaction `run_write`
+        has opened already excludes every other writer.
+        """
+        identity = inspect(obj).identity
+        fresh = self.session.get(type(obj), identity, with_for_update=True, populate_existing=True)
+        assert fresh is not None, "a row the request holds cannot vanish under its lock"
+        return fresh
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -151,11 +191,16 @@ def resolve_principal(
         account_id: act in this account instead of the token's (the caller must be a member).
     Raises:
         TokenExpiredError: the token is genuine but expired (sign in again).
+        SessionEndedError: the token's session is older than `settings.session_max`.
         Unauthorized: forged, malformed, or for a user/account no longer active.
         NotFound: `account_id` is not one of the caller's accounts.
     """
     try:
-        identity = tokens.verify_token(settings.token_verification_key(), token)
+        identity = tokens.verify_token(
+            settings.token_verification_key(), token, max_session=settings.session_max
+        )
+    except tokens.SessionEnded:
+        raise SessionEndedError() from None
     except tokens.TokenExpired:
         raise TokenExpiredError("your session has expired; please sign in again") from None
     except tokens.TokenInvalid:
@@ -182,14 +227,58 @@ def resolve_principal(
         if membership is None:
             raise Unauthorized("you no longer have access to this account")
         account = membership.account
-    return Principal(user=user, account=account, membership=membership, channel=identity.channel)
+    return Principal(
+        user=user, account=account, membership=membership, channel=identity.channel, token=identity
+    )
+
+
+def entered_channel(request: Request) -> str:
+    """Where the request entered the product, for the audit log.
+
+    The action server names the chat channel its turn came through (`Premier-Channel`);
+    any other caller entered through the HTTP API itself. The token's own channel says
+    only where it was issued: a token made for the portal and used with curl is "api".
+    """
+    named = request.headers.get(s.CHANNEL_HEADER, "")
+    return named if named in tokens.CHANNELS else "api"
 
 
 def get_principal(request: Request, session: Session = Depends(get_session)) -> Principal:
-    token = _bearer(request)
-    if token is None:
-        raise Unauthorized("sign in required: send 'Authorization: Bearer <token>'")
-    return resolve_principal(session, request.app.state.settings, token, requested_account(request))
+    """The verified caller; a refused credential is audited (off the request path) and raised."""
+    try:
+        token = _bearer(request)
+        if token is None:
+            raise Unauthorized("sign in required: send 'Authorization: Bearer <token>'")
+        principal = resolve_principal(
+            session, request.app.state.settings, token, requested_account(request)
+        )
+    except Unauthorized as refused:
+        address = client_address(request)
+        request.app.state.audit.submit_anonymous(
+            channel=entered_channel(request),
+            action="authenticate",
+            target=f"{request.method} {request.url.path}",
+            outcome="denied",
+            detail={"reason": refused.code, "address": address},
+        )
+        _within_budget(lambda: request.app.state.limits.check_address(address))
+        raise
+    _within_budget(lambda: request.app.state.limits.check_person(principal.user.id))
+    principal.channel = entered_channel(request)
+    return principal
+
+
+def _within_budget(check: Callable[[], None]) -> None:
+    """Run a rate-limit check; over the budget is the services' 429."""
+    try:
+        check()
+    except RateLimited as over:
+        raise TooManyRequests(over.retry_after) from None
+
+
+def client_address(request: Request) -> str:
+    """The caller's network address as the server saw it ("" when unknown)."""
+    return request.client.host if request.client else ""
 
 
 def site_admins(session: Session, account_id: Optional[int]) -> List[Dict[str, str]]:
@@ -231,7 +320,12 @@ def require(capability: str) -> Callable[..., Ctx]:
             )
             raise Forbidden(decision, site_admins(session, principal.account_id))
         return Ctx(
-            session, principal, request.app.state.settings, request.app.state.engine, capability
+            session,
+            principal,
+            request.app.state.settings,
+            request.app.state.engine,
+            capability,
+            request.app.state.audit,
         )
 
     return dependency

@@ -10,6 +10,8 @@ from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
+from bot.files import private_sqlite_file
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -21,8 +23,7 @@ def create_engine(database_url: str) -> Engine:
     """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        if url.database:
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(database_url)
         engine = sa_create_engine(
             url, future=True, connect_args={"timeout": 30, "check_same_thread": False}
         )

@@ -1,8 +1,11 @@
 """Signed, expiring download links and the files behind them (PDF and CSV).
 
-A link carries a JWT signed with the download secret naming what it opens and
-for which account; it works without a bearer token (a browser can follow it)
-until it expires.
+A link carries a JWT signed with the download secret naming what it opens, in
+which account and for whom; it works without a bearer token (a browser can
+follow it) until it expires, and only while the person it was made for may
+still see that kind of file in that account (checked again when it is opened:
+`routes.downloads`). A link forwarded to someone else, or kept by a person who
+has since lost access, opens nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ import jwt
 from fpdf import FPDF
 
 from bot.settings import Settings
+from bot.tokens import MAX_ID
 
-KINDS = ("invoice", "document", "report")
+# What a person must still be allowed to open each kind of file (the permission table's rows).
+CAPABILITY = {"invoice": "download_invoice", "document": "list_documents", "report": "list_reports"}
+KINDS = tuple(CAPABILITY)
 
 
 class LinkError(Exception):
@@ -30,6 +36,8 @@ class LinkTarget:
     kind: str
     object_id: int
     account_id: int
+    # The person the link was made for: nobody else's access opens it.
+    user_id: int
 
 
 def sign_link(settings: Settings, target: LinkTarget) -> tuple:
@@ -40,6 +48,7 @@ def sign_link(settings: Settings, target: LinkTarget) -> tuple:
             "k": target.kind,
             "id": target.object_id,
             "acct": target.account_id,
+            "usr": target.user_id,
             "exp": int(expires.timestamp()),
         },
         settings.download_secret,
@@ -53,7 +62,9 @@ def open_link(settings: Settings, token: str) -> LinkTarget:
         claims = jwt.decode(
             token, settings.download_secret, algorithms=["HS256"], options={"require": ["exp"]}
         )
-        target = LinkTarget(str(claims["k"]), int(claims["id"]), int(claims["acct"]))
+        target = LinkTarget(
+            str(claims["k"]), _id(claims["id"]), _id(claims["acct"]), _id(claims["usr"])
+        )
     except jwt.ExpiredSignatureError as exc:
         raise LinkError("this download link has expired; ask for a new one") from exc
     except (jwt.PyJWTError, KeyError, TypeError, ValueError) as exc:
@@ -61,6 +72,13 @@ def open_link(settings: Settings, token: str) -> LinkTarget:
     if target.kind not in KINDS:
         raise LinkError("this download link is not valid")
     return target
+
+
+def _id(value: object) -> int:
+    # type(), not isinstance: a boolean is no id; neither is a float or a numeric string.
+    if type(value) is not int or not 0 < value <= MAX_ID:  # type: ignore[operator]
+        raise ValueError("not an id")
+    return value  # type: ignore[return-value]
 
 
 def _latin1(text: str) -> str:

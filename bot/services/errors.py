@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from fastapi.responses import JSONResponse
+
 from bot.policy import Decision
 
 
@@ -22,6 +24,13 @@ class ServiceError(Exception):
 
     def body(self) -> Dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, **self.details}}
+
+    def headers(self) -> Dict[str, str]:
+        """HTTP headers the answer carries besides the body (none for most errors)."""
+        return {}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status_code, headers=self.headers())
 
 
 class BadRequest(ServiceError):
@@ -42,6 +51,15 @@ class Unauthorized(ServiceError):
 
 class TokenExpiredError(Unauthorized):
     code = "token_expired"
+
+
+class SessionEndedError(Unauthorized):
+    """The token's sign-in is older than a session may last: no renewal, only a new sign-in."""
+
+    code = "session_ended"
+
+    def __init__(self, message: str = "your session has ended; please sign in again"):
+        super().__init__(message)
 
 
 class NotFound(ServiceError):
@@ -72,6 +90,27 @@ class Forbidden(ServiceError):
             contacts=contacts or [],
         )
         self.decision = decision
+
+
+class TooManyRequests(ServiceError):
+    """Over the caller's rate limit (bot.ratelimit): try again after `retry_after` seconds."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int):
+        super().__init__(
+            f"too many requests; try again in {retry_after} seconds", retry_after=retry_after
+        )
+        self.retry_after = retry_after
+
+    def headers(self) -> Dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class HeadersTooLarge(ServiceError):
+    status_code = 431
+    code = "headers_too_large"
 
 
 class PayloadTooLarge(ServiceError):

@@ -1,16 +1,23 @@
 """The wire contract of the account services: request and response bodies.
 
 The typed client parses responses into these same models, so the two sides
-cannot drift. Request bodies refuse unknown fields.
+cannot drift. Request bodies refuse unknown fields and are strictly typed: a
+string field takes only a JSON string, an integer only a JSON integer (never a
+float, a boolean or a numeric string), a date only a "YYYY-MM-DD" string, and a
+body only a JSON object. Integers in paths and queries are ASCII digits only
+(`Id`, `Days`). Text refuses the characters that hide or reorder what a person
+reads (`visible_text`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Dict, List, Optional
+import unicodedata
+from typing import Any, Callable, Dict, Generator, List, Optional, Type
 
-from pydantic import BaseModel, Field, conint, constr, root_validator, validator
+from pydantic import BaseModel, ConstrainedStr, Field, conint, validator
+from pydantic.validators import strict_str_validator
 
 SERVICE_TAG = r"^[A-Z0-9]{7}$"
 ORDER_NUMBER = r"^[0-9]{9}$"
@@ -26,6 +33,9 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 # One request acts in another of the caller's own accounts (a chat switch, an account named
 # in a request); the services check the membership on every request, as for the token's account.
 ACCOUNT_HEADER = "Premier-Account"
+# The chat channel a request entered through (the action server names its turn's channel), for
+# the audit log; a request without it entered through the HTTP API itself ("api").
+CHANNEL_HEADER = "Premier-Channel"
 
 
 def normalize_service_tag(raw: str) -> str:
@@ -34,36 +44,175 @@ def normalize_service_tag(raw: str) -> str:
 
 
 MAX_ID = 2**31 - 1
+# Characters that reorder text on screen (embeddings, overrides, isolates): refused everywhere.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+FREE_TEXT_WHITESPACE = frozenset("\t\n\r")
 
 
-def _check_text(value: Any, where: str = "") -> None:
+def visible_text(value: str, *, free_text: bool = False) -> str:
+    """Refuse characters that hide or reorder what a person reads.
+
+    Names, labels and codes take no control character at all (tab and line breaks
+    included) and no line or paragraph separator; free text (a description, a note)
+    may also hold tabs and line breaks. Bidirectional embeddings, overrides and
+    isolates (U+202A-U+202E, U+2066-U+2069) are refused in both.
+    """
+    for char in value:
+        if char in BIDI_CONTROLS:
+            raise ValueError(f"contains a bidirectional control character (U+{ord(char):04X})")
+        category = unicodedata.category(char)
+        if category == "Cc" and not (free_text and char in FREE_TEXT_WHITESPACE):
+            raise ValueError(f"contains a control character (U+{ord(char):04X})")
+        if category in ("Zl", "Zp") and not free_text:
+            raise ValueError(f"contains a line break (U+{ord(char):04X})")
+    return value
+
+
+class Line(ConstrainedStr):
+    """A JSON string and nothing else (no number, no boolean), of one visible line."""
+
+    strict = True
+    free_text = False
+
+    @classmethod
+    def __get_validators__(cls) -> Generator[Callable[..., Any], None, None]:
+        yield strict_str_validator
+        yield cls.visible  # before whitespace is stripped: a trailing control is refused too
+        yield from super().__get_validators__()
+
+    @classmethod
+    def visible(cls, value: str) -> str:
+        return visible_text(value, free_text=cls.free_text)
+
+
+def line(
+    *, min_length: Optional[int] = None, max_length: Optional[int] = None, regex: str = ""
+) -> Type[str]:
+    """A name, a label or a code: a strict string of one visible line."""
+    namespace = {"min_length": min_length, "max_length": max_length}
+    if regex:
+        namespace["regex"] = re.compile(regex)  # type: ignore[assignment]
+    return type("LineValue", (Line,), namespace)
+
+
+def free_text(*, min_length: Optional[int] = None, max_length: Optional[int] = None) -> Type[str]:
+    """A description or a note: a strict string that may hold tabs and line breaks."""
+    namespace = {"min_length": min_length, "max_length": max_length, "free_text": True}
+    return type("FreeTextValue", (Line,), namespace)
+
+
+class Day(dt.date):
+    """A date in a request body: only an ISO "YYYY-MM-DD" string (never a timestamp number)."""
+
+    @classmethod
+    def __get_validators__(cls) -> Generator[Callable[..., Any], None, None]:
+        yield cls.validate
+
+    @classmethod
+    def __modify_schema__(cls, field_schema: Dict[str, Any]) -> None:
+        field_schema.update(type="string", format="date")
+
+    @classmethod
+    def validate(cls, value: Any) -> dt.date:
+        if not isinstance(value, str):
+            raise TypeError("a date is a string YYYY-MM-DD")
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError("a date is written YYYY-MM-DD")
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value} is not a date of the calendar") from None
+
+
+class Digits(int):
+    """A whole number in a path or a query: ASCII digits only, within [ge, le].
+
+    No sign, no spaces, no underscores, no decimal point, no other script's digits:
+    `int()` would take "+1", " 1", "1_0" and "١"; this does not.
+    """
+
+    ge = 1
+    le = MAX_ID
+
+    @classmethod
+    def __get_validators__(cls) -> Generator[Callable[..., Any], None, None]:
+        yield cls.validate
+
+    @classmethod
+    def __modify_schema__(cls, field_schema: Dict[str, Any]) -> None:
+        field_schema.update(type="integer", minimum=cls.ge, maximum=cls.le)
+
+    @classmethod
+    def validate(cls, value: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and value.isascii() and value.isdigit():
+            if len(value) > len(str(cls.le)) + 2:
+                raise ValueError(f"must be between {cls.ge} and {cls.le}")
+            number = int(value)
+        else:
+            raise TypeError(
+                "must be a whole number in ASCII digits (no sign, spaces or separators)"
+            )
+        if not cls.ge <= number <= cls.le:
+            raise ValueError(f"must be between {cls.ge} and {cls.le}")
+        return number
+
+
+class Id(Digits):
+    """An object's id in a path: 1 to MAX_ID, ASCII digits only."""
+
+
+class Days(Digits):
+    """A number of days back in a query: 1 to 3650, ASCII digits only."""
+
+    le = 3650
+
+
+def _check_text(value: Any) -> None:
     """Refuse text no database can store faithfully: NUL characters and lone surrogates."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise ValueError(f"{where or 'a value'} contains a NUL character")
+            raise ValueError("contains a NUL character (U+0000)")
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise ValueError(f"{where or 'a value'} is not valid text") from None
+            raise ValueError("is not valid text (a lone surrogate)") from None
     elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(item, str(key))
+        for item in value.values():
+            _check_text(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            _check_text(item, where)
+            _check_text(item)
+
+
+def _declare_nulls(schema: Dict[str, Any], model: Type[BaseModel]) -> None:
+    """Say in the published schema which fields take null (an optional field left unchanged)."""
+    for name, prop in list(schema.get("properties", {}).items()):
+        field = model.__fields__.get(name)
+        if field is not None and field.allow_none:
+            outer = {k: prop.pop(k) for k in ("title", "description", "default") if k in prop}
+            schema["properties"][name] = {"anyOf": [prop, {"type": "null"}], **outer}
 
 
 class Strict(BaseModel):
-    """Request bodies: unknown fields refused, text checked before it reaches a database."""
+    """Request bodies: a JSON object, unknown fields refused, text checked before a database."""
 
     class Config:
         extra = "forbid"
         anystr_strip_whitespace = True
+        schema_extra = staticmethod(_declare_nulls)
 
-    @root_validator(pre=True)
-    def _valid_text(cls, values: Dict[str, Any]) -> Dict[str, Any]:
-        _check_text(values)
-        return values
+    @classmethod
+    def validate(cls: Type[Any], value: Any) -> Any:
+        if not isinstance(value, dict):  # pydantic would take a list of pairs as an object
+            raise TypeError("the body must be a JSON object")
+        return super().validate(value)
+
+    @validator("*", pre=True)
+    def _storable_text(cls, value: Any) -> Any:
+        _check_text(value)  # per field, so that the error names it
+        return value
 
 
 class Out(BaseModel):
@@ -114,7 +263,7 @@ class Me(Out):
 
 
 class SwitchAccountIn(Strict):
-    account: constr(min_length=1, max_length=120)  # type: ignore[valid-type]
+    account: line(min_length=1, max_length=120)  # type: ignore[valid-type]
 
 
 class SwitchAccountOut(Out):
@@ -131,9 +280,9 @@ class Decision(Out):
 
 
 class CompanyUpdate(Strict):
-    legal_name: Optional[constr(min_length=2, max_length=200)]  # type: ignore[valid-type]
-    phone: Optional[constr(min_length=5, max_length=40, regex=r"^[0-9+()\- .]+$")]  # type: ignore[valid-type]
-    tax_id: Optional[constr(min_length=2, max_length=40)]  # type: ignore[valid-type]
+    legal_name: Optional[line(min_length=2, max_length=200)]  # type: ignore[valid-type]
+    phone: Optional[line(min_length=5, max_length=40, regex=r"^[0-9+()\- .]+$")]  # type: ignore[valid-type]
+    tax_id: Optional[line(min_length=2, max_length=40)]  # type: ignore[valid-type]
 
 
 class Profile(Out):
@@ -145,10 +294,10 @@ class Profile(Out):
 
 
 class ProfileUpdate(Strict):
-    name: Optional[constr(min_length=1, max_length=120)]  # type: ignore[valid-type]
-    phone: Optional[constr(min_length=5, max_length=40, regex=r"^[0-9+()\- .]+$")]  # type: ignore[valid-type]
-    job_title: Optional[constr(max_length=120)]  # type: ignore[valid-type]
-    language: Optional[constr(regex=r"^(en|es)$")]  # type: ignore[valid-type]
+    name: Optional[line(min_length=1, max_length=120)]  # type: ignore[valid-type]
+    phone: Optional[line(min_length=5, max_length=40, regex=r"^[0-9+()\- .]+$")]  # type: ignore[valid-type]
+    job_title: Optional[line(max_length=120)]  # type: ignore[valid-type]
+    language: Optional[line(regex=r"^(en|es)$")]  # type: ignore[valid-type]
 
 
 class AddressOut(Out):
@@ -167,13 +316,13 @@ class CreatedAddress(AddressOut):
 
 
 class AddressIn(Strict):
-    label: constr(min_length=1, max_length=80)  # type: ignore[valid-type]
-    kind: constr(regex=r"^(shipping|billing)$") = "shipping"  # type: ignore[valid-type]
-    line1: constr(min_length=3, max_length=200)  # type: ignore[valid-type]
-    city: constr(min_length=1, max_length=100)  # type: ignore[valid-type]
-    region: constr(max_length=100) = ""  # type: ignore[valid-type]
-    postal_code: constr(min_length=2, max_length=20, regex=r"^[A-Za-z0-9 \-]+$")  # type: ignore[valid-type]
-    country: constr(regex=r"^[A-Z]{2}$")  # type: ignore[valid-type]
+    label: line(min_length=1, max_length=80)  # type: ignore[valid-type]
+    kind: line(regex=r"^(shipping|billing)$") = "shipping"  # type: ignore[valid-type]
+    line1: line(min_length=3, max_length=200)  # type: ignore[valid-type]
+    city: line(min_length=1, max_length=100)  # type: ignore[valid-type]
+    region: line(max_length=100) = ""  # type: ignore[valid-type]
+    postal_code: line(min_length=2, max_length=20, regex=r"^[A-Za-z0-9 \-]+$")  # type: ignore[valid-type]
+    country: line(regex=r"^[A-Z]{2}$")  # type: ignore[valid-type]
 
 
 class PaymentMethodOut(Out):
@@ -227,7 +376,7 @@ class OrderOut(Out):
 
 
 class ReorderIn(Strict):
-    order_number: constr(regex=ORDER_NUMBER)  # type: ignore[valid-type]
+    order_number: line(regex=ORDER_NUMBER)  # type: ignore[valid-type]
 
 
 class CartItemOut(Out):
@@ -265,7 +414,7 @@ class InvoiceList(Out):
 
 
 class PaymentIn(Strict):
-    payment_method_id: conint(ge=1, le=MAX_ID)  # type: ignore[valid-type]
+    payment_method_id: conint(strict=True, ge=1, le=MAX_ID)  # type: ignore[valid-type]
 
 
 class PaymentOut(Out):
@@ -315,9 +464,9 @@ class ContractOut(Out):
 
 
 class ContractQuoteIn(Strict):
-    service_tags: List[constr(min_length=1, max_length=20)] = Field(..., min_items=1, max_items=50)  # type: ignore[valid-type]
-    plan: constr(regex=r"^(basic|prosupport|prosupport_plus)$")  # type: ignore[valid-type]
-    years: Optional[conint(ge=1, le=5)] = None  # type: ignore[valid-type]
+    service_tags: List[line(min_length=1, max_length=20)] = Field(..., min_items=1, max_items=50)  # type: ignore[valid-type]
+    plan: line(regex=r"^(basic|prosupport|prosupport_plus)$")  # type: ignore[valid-type]
+    years: Optional[conint(strict=True, ge=1, le=5)] = None  # type: ignore[valid-type]
 
     @validator("service_tags", each_item=True)
     def _tag_shape(cls, value: str) -> str:
@@ -380,8 +529,8 @@ class ServiceRequestOut(Out):
 
 
 class ServiceRequestIn(Strict):
-    service_tag: constr(min_length=1, max_length=20)  # type: ignore[valid-type]
-    description: constr(min_length=5, max_length=2000)  # type: ignore[valid-type]
+    service_tag: line(min_length=1, max_length=20)  # type: ignore[valid-type]
+    description: free_text(min_length=5, max_length=2000)  # type: ignore[valid-type]
 
     @validator("service_tag")
     def _tag_shape(cls, value: str) -> str:
@@ -408,9 +557,9 @@ class ReportTypeOut(Out):
 
 
 class ReportIn(Strict):
-    type: constr(regex=r"^(purchase_history|spend|order_history)$")  # type: ignore[valid-type]
-    starts_on: dt.date
-    ends_on: dt.date
+    type: line(regex=r"^(purchase_history|spend|order_history)$")  # type: ignore[valid-type]
+    starts_on: Day
+    ends_on: Day
 
     @validator("ends_on")
     def _period(cls, value: dt.date, values: Dict[str, object]) -> dt.date:
@@ -452,13 +601,13 @@ class UserOut(Out):
 
 
 class InviteIn(Strict):
-    email: constr(max_length=254, regex=EMAIL)  # type: ignore[valid-type]
-    role: constr(regex=r"^(site_admin|buyer|shopper)$")  # type: ignore[valid-type]
-    name: Optional[constr(min_length=1, max_length=120)] = None  # type: ignore[valid-type]
+    email: line(max_length=254, regex=EMAIL)  # type: ignore[valid-type]
+    role: line(regex=r"^(site_admin|buyer|shopper)$")  # type: ignore[valid-type]
+    name: Optional[line(min_length=1, max_length=120)] = None  # type: ignore[valid-type]
 
 
 class RoleChangeIn(Strict):
-    role: constr(regex=r"^(site_admin|buyer|shopper)$")  # type: ignore[valid-type]
+    role: line(regex=r"^(site_admin|buyer|shopper)$")  # type: ignore[valid-type]
 
 
 class UserChangeOut(UserOut):
@@ -466,8 +615,8 @@ class UserChangeOut(UserOut):
 
 
 class SsoRequestIn(Strict):
-    identity_provider: constr(min_length=2, max_length=80)  # type: ignore[valid-type]
-    note: constr(max_length=2000) = ""  # type: ignore[valid-type]
+    identity_provider: line(min_length=2, max_length=80)  # type: ignore[valid-type]
+    note: free_text(max_length=2000) = ""  # type: ignore[valid-type]
 
 
 class SsoRequestOut(Out):
@@ -483,3 +632,14 @@ class ChangeOut(Out):
 
     updated: Dict[str, Optional[str]]
     replayed: bool = False
+
+
+# --- session lifetime (POST /me/token) ------------------------------------------------------
+
+
+class TokenOut(Out):
+    """A renewed token for the same session; it never outlives `session_ends_at`."""
+
+    token: str
+    expires_at: dt.datetime
+    session_ends_at: dt.datetime

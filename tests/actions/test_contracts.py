@@ -250,7 +250,10 @@ async def test_another_accounts_tag_is_not_found_and_audited(services, validate,
     assert foreign.values("utter_service_tag_not_found")["tag"] == "7XK2M93"
     assert missing.values("utter_service_tag_not_found")["tag"] == "ZZ9ZZ99"
     assert foreign.slot("service_tags") is None and foreign.slot("requested_slot") == "service_tags"
-    assert len(audit_rows(action="probe:renew_service_contract", email=LENA)) == before + 1
+    assert (
+        len(audit_rows(expect=before + 1, action="probe:renew_service_contract", email=LENA))
+        == before + 1
+    )
 
 
 async def test_a_tag_without_a_contract_cannot_be_renewed(services, validate):

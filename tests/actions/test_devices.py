@@ -115,7 +115,9 @@ async def test_warranty_of_another_accounts_device_is_not_found_and_audited(
     )
     assert foreign.responses == missing.responses == ["utter_not_found"]
     assert foreign.values("utter_not_found")["what"] == "service tag"
-    assert len(audit_rows(action="probe:check_warranty", email=lena)) == before + 1
+    assert (
+        len(audit_rows(expect=before + 1, action="probe:check_warranty", email=lena)) == before + 1
+    )
 
 
 async def test_subscriptions_are_listed_in_the_us(services, run):

@@ -51,7 +51,7 @@ async def test_another_accounts_order_is_not_found(services, run, audit_rows):
         entities=[entity("order_number", "100000001")],
     )
     assert outcome.responses == ["utter_not_found"]
-    assert len(audit_rows(action="probe:order_status")) == before + 1
+    assert len(audit_rows(expect=before + 1, action="probe:order_status")) == before + 1
 
 
 async def test_reorder_shows_lines_then_adds_them_once(services, run):

@@ -126,7 +126,7 @@ async def test_another_accounts_request_is_not_found_and_audited(services, run, 
         entities=[entity("service_request_number", "1000000001")],
     )
     assert outcome.responses == ["utter_not_found"]
-    assert len(audit_rows(action="probe:service_request_status")) == before + 1
+    assert len(audit_rows(expect=before + 1, action="probe:service_request_status")) == before + 1
 
 
 # --- the form ----------------------------------------------------------------------------
@@ -156,7 +156,9 @@ async def test_another_accounts_service_tag_is_not_found_and_audited(services, r
     assert checked.values("utter_not_found")["id"] == "MX4R8T2"
     assert checked.slot("service_request_tag") is None
     assert checked.slot("requested_slot") == "service_request_tag"
-    after = audit_rows(action="probe:check_warranty", target="service tag MX4R8T2")
+    after = audit_rows(
+        expect=before + 1, action="probe:check_warranty", target="service tag MX4R8T2"
+    )
     assert len(after) == before + 1
 
 

@@ -18,6 +18,7 @@ from bot.chat.identity import InvalidCredential, Verifier
 from bot.chat.layer import ChatLayer, fixed_reply
 from bot.chat.metadata import ChatMetadata
 from bot.chat.push import InProcessPushHub
+from bot.ratelimit import Budget, CallerLimits, RateLimited, RateLimiter
 
 PRIVATE, PUBLIC = tokens.generate_key_pair()
 RESPONSES: Dict[str, Any] = {
@@ -136,3 +137,66 @@ def test_a_fixed_reply_falls_back_to_english():
     assert fixed_reply(RESPONSES, "utter_session_expired", "fr").text == "Expired."
     with pytest.raises(KeyError):
         fixed_reply(RESPONSES, "utter_missing", "en")
+
+
+# --- rate limits: what a flood from one sender meets ------------------------------------------
+
+
+@pytest.fixture
+def limited() -> ChatLayer:
+    """A layer allowing 2 messages at once per person and 1 per address (refilling slowly)."""
+    return ChatLayer(
+        Verifier(tokens.load_public_key(PUBLIC)),
+        AnonymousConversations("s" * 40),
+        InProcessPushHub(),
+        CallerLimits(
+            RateLimiter(Budget(per_minute=6, burst=2)), RateLimiter(Budget(per_minute=6, burst=1))
+        ),
+    )
+
+
+async def test_a_person_flooding_is_refused_before_the_assistant_sees_it(limited):
+    agent = Agent()
+    ana = tokens.mint_token(PRIVATE, user_id=7, account_id=3)
+    ben = tokens.mint_token(PRIVATE, user_id=8, account_id=3)
+
+    async def say(token: str, address: str) -> None:
+        await limited.handle(
+            channel="portal",
+            text="hi",
+            on_new_message=agent,
+            responses=RESPONSES,
+            token=token,
+            address=address,
+        )
+
+    await say(ana, "10.0.0.1")
+    await say(ana, "10.0.0.2")  # a person's budget follows them from address to address
+    with pytest.raises(RateLimited) as over:
+        await say(ana, "10.0.0.3")
+    assert over.value.retry_after == 10
+    assert len(agent.seen) == 2
+    await say(ben, "10.0.0.1")  # another person at the same address is not held up
+    assert len(agent.seen) == 3
+
+
+async def test_anonymous_visitors_and_bad_tokens_spend_their_addresss_budget(limited):
+    agent = Agent()
+
+    async def say(**credential: str) -> None:
+        await limited.handle(
+            channel="portal",
+            text="hi",
+            on_new_message=agent,
+            responses=RESPONSES,
+            address="10.0.0.9",
+            **credential,
+        )
+
+    with pytest.raises(InvalidCredential):
+        await say(token="forged")
+    with pytest.raises(RateLimited):
+        await say()
+    with pytest.raises(RateLimited):  # over the budget, a guess learns nothing but the wait
+        await say(token="forged-again")
+    assert agent.seen == []

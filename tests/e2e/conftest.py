@@ -95,6 +95,9 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             "ACTIONS_PORT": str(actions_port),
             "RASA_PORT": str(rasa_port),
             "TRACKER_STORE_URL": f"sqlite:///{workdir / 'tracker.db'}",
+            # Pinned so that a developer's .env cannot move them under the tests' feet.
+            "ACTIONS_HOST": "127.0.0.1",
+            "PORTAL_ORIGIN": "http://127.0.0.1:8080",
             # Redis for the lock store and for push, so a message pushed from another
             # process reaches a connection open on this Rasa server.
             "REDIS_URL": REDIS_URL,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import httpx
 import pytest
@@ -176,12 +177,17 @@ def test_service_tag_of_another_account_is_not_found_and_audited(stack):
         )
     reply = stack.texts("warranty for service tag 7xk2m93", token, sender="lena-tag")
     assert "can't find" in reply.lower() and "Latitude" not in reply
-    with Session(stack.services.engine) as session:
-        after = session.scalar(
-            select(func.count())
-            .select_from(m.AuditEvent)
-            .where(m.AuditEvent.action.like("probe:%"))
-        )
+    deadline = time.monotonic() + 15  # the probe's audit row is written just after the answer
+    while True:
+        with Session(stack.services.engine) as session:
+            after = session.scalar(
+                select(func.count())
+                .select_from(m.AuditEvent)
+                .where(m.AuditEvent.action.like("probe:%"))
+            )
+        if after >= before + 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert after == before + 1
 
 

@@ -65,6 +65,7 @@ DESIGN: Dict[str, Dict[str, Any]] = {
     "invite_user": _spec(ADMIN, not_types=HOME),
     "change_user_role": _spec(ADMIN, not_types=HOME),
     "deactivate_user": _spec(ADMIN, not_types=HOME),
+    "reactivate_user": _spec(ADMIN, not_types=HOME),  # undoes a deactivation
     "request_sso": _spec(ADMIN, not_types=HOME),
     "show_quotes": _spec(CUSTOMER_AND_TEAM, not_types=HOME),
     "list_recent_orders": _spec(CUSTOMER_AND_TEAM),
@@ -105,6 +106,7 @@ WRITES = frozenset(
         "invite_user",
         "change_user_role",
         "deactivate_user",
+        "reactivate_user",
         "request_sso",
         "reorder",
         "pay_invoice",

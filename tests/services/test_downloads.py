@@ -294,6 +294,7 @@ def _claims(services: Any, kind: str = "invoice", **overrides: Any) -> Dict[str,
         "k": kind,
         "id": object_id(services, m.Invoice, number="INV-10000001"),
         "acct": services.account_id(ACME),
+        "usr": services.user_id(ADMIN),
         "exp": int(time.time()) + 600,
     }
     claims.update(overrides)
@@ -308,8 +309,20 @@ def _claims(services: Any, kind: str = "invoice", **overrides: Any) -> Dict[str,
         (TEST_DOWNLOAD_SECRET, {"acct": None}, "not valid"),
         (TEST_DOWNLOAD_SECRET, {"exp": None}, "not valid"),
         (TEST_DOWNLOAD_SECRET, {"id": "one"}, "not valid"),
+        (TEST_DOWNLOAD_SECRET, {"usr": None}, "not valid"),
+        (TEST_DOWNLOAD_SECRET, {"usr": True}, "not valid"),
+        (TEST_DOWNLOAD_SECRET, {"id": 1.0}, "not valid"),
     ],
-    ids=["forged", "unknown kind", "no account", "no expiry", "id not a number"],
+    ids=[
+        "forged",
+        "unknown kind",
+        "no account",
+        "no expiry",
+        "id not a number",
+        "for nobody",
+        "person a boolean",
+        "id a float",
+    ],
 )
 def test_a_link_not_signed_as_the_service_signs_is_401(services, browser, secret, claims, says):
     token = jwt.encode(_claims(services, **claims), secret, algorithm="HS256")
@@ -332,6 +345,7 @@ def test_an_expired_link_signed_by_sign_link_is_401_saying_it_expired(services, 
             "invoice",
             object_id(services, m.Invoice, number="INV-10000001"),
             services.account_id(ACME),
+            services.user_id(ADMIN),
         ),
     )
     assert expires < dt.datetime.now(dt.timezone.utc)
@@ -355,6 +369,7 @@ def test_an_expired_link_minted_directly_is_401_saying_it_expired(
             "k": kind,
             "id": ids[kind](),
             "acct": services.account_id(ACME),
+            "usr": services.user_id(ADMIN),
             "exp": int(time.time()) - 5,
         },
         TEST_DOWNLOAD_SECRET,
@@ -399,11 +414,16 @@ def _globex_objects(services: Any, reports_made: List[int]) -> Dict[str, Tuple[i
 
 @pytest.mark.parametrize("kind", ["invoice", "document", "report"])
 def test_a_link_for_another_accounts_object_does_not_leak_it(services, browser, reports_made, kind):
-    """Even correctly signed, a link naming Acme but Globex's object id is 'not found'."""
+    """Even correctly signed, a link naming Acme but Globex's object id is 'not found'.
+
+    The link is made for diego, who may see such files in both accounts, so the answer
+    is decided by the object's account alone.
+    """
     other_id, giveaway = _globex_objects(services, reports_made)[kind]
     settings = settings_of(services)
+    diego = services.user_id(GLOBEX_ADMIN)
     url, _ = downloads.sign_link(
-        settings, downloads.LinkTarget(kind, other_id, services.account_id(ACME))
+        settings, downloads.LinkTarget(kind, other_id, services.account_id(ACME), diego)
     )
     response = browser.get(url)
     error = assert_error(response, 404, "not_found", "not found")
@@ -414,16 +434,17 @@ def test_a_link_for_another_accounts_object_does_not_leak_it(services, browser, 
 
     # the same object under its own account's name opens: the 404 above is the account check
     own, _ = downloads.sign_link(
-        settings, downloads.LinkTarget(kind, other_id, services.account_id(GLOBEX))
+        settings, downloads.LinkTarget(kind, other_id, services.account_id(GLOBEX), diego)
     )
     assert browser.get(own).status_code == 200
 
 
 @pytest.mark.parametrize("kind", ["invoice", "document", "report"])
 def test_a_link_for_a_missing_object_is_404(services, browser, kind):
-    url, _ = downloads.sign_link(
-        settings_of(services), downloads.LinkTarget(kind, 2_000_000_000, services.account_id(ACME))
+    target = downloads.LinkTarget(
+        kind, 2_000_000_000, services.account_id(ACME), services.user_id(GLOBEX_ADMIN)
     )
+    url, _ = downloads.sign_link(settings_of(services), target)
     assert_error(browser.get(url), 404, "not_found", "not found")
 
 
@@ -436,3 +457,67 @@ def test_asking_for_a_link_needs_a_token_and_the_account(services, browser):
             acme_document = ana.get("/documents").json()[0]["id"]
         assert acme_document not in documents
         assert_error(diego.get(f"/documents/{acme_document}/link"), 404, "not_found")
+
+
+# --- a link belongs to its person, while they may see the file ------------------------------
+
+
+def test_a_link_opens_only_while_its_person_is_in_the_account(services, browser, audit_rows):
+    """Diego (a buyer at Acme) keeps a link; deactivated, it opens nothing; reactivated, again."""
+    diego_id = services.user_id(GLOBEX_ADMIN)
+    with services.client(GLOBEX_ADMIN, ACME) as diego:
+        url = diego.get("/invoices/INV-10000001/pdf").json()["url"]
+    assert_pdf(browser.get(url), "INV-10000001.pdf")
+    with services.client(ADMIN) as ana:
+        answer = ana.post(f"/users/{diego_id}/deactivate", headers=key())
+        assert answer.status_code == 200, answer.text
+        try:
+            before = len(audit_rows(action="download", outcome="denied", user_id=None))
+            response = browser.get(url)
+            assert_error(response, 401, "unauthorized", "no longer valid")
+            assert b"%PDF" not in response.content
+            denied = audit_rows(
+                expect=before + 1, action="download", outcome="denied", user_id=None
+            )
+            assert denied[-1].detail == {"reason": "no_access", "user_id": diego_id}
+            assert denied[-1].target.startswith("invoice ")
+        finally:
+            answer = ana.post(f"/users/{diego_id}/reactivate", headers=key())
+            assert answer.status_code == 200, answer.text
+    assert_pdf(browser.get(url), "INV-10000001.pdf")
+
+
+def test_a_report_link_closes_when_its_person_loses_reporting_access(
+    services, browser, reports_made
+):
+    with services.client(GLOBEX_ADMIN) as diego:
+        url = diego.get(f"/reports/{_make_report(diego, reports_made)}").json()["link"]["url"]
+    assert browser.get(url).status_code == 200
+    _set_reporting_access(services, GLOBEX_ADMIN, False)
+    try:
+        error = assert_error(browser.get(url), 403, "forbidden")
+        assert error["reason"] == "user_flag"
+    finally:
+        _set_reporting_access(services, GLOBEX_ADMIN, True)
+    assert browser.get(url).status_code == 200
+
+
+def _set_reporting_access(services: Any, email: str, on: bool) -> None:
+    with Session(services.engine) as session, session.begin():
+        session.scalar(select(m.User).filter_by(email=email)).reporting_access = on
+
+
+def test_a_bad_link_is_audited_with_the_address_it_came_from(services, browser, audit_rows):
+    where = {"action": "download", "outcome": "denied", "user_id": None, "target": ""}
+    before = len(audit_rows(**where))
+    assert browser.get(f"{services.base_url}/downloads/not-a-link").status_code == 401
+    rows = audit_rows(expect=before + 1, **where)
+    assert rows[-1].detail == {"reason": "link_invalid", "address": "127.0.0.1"}
+
+
+def test_files_and_personal_data_are_never_cached(services, ana, browser):
+    url = ana.get("/invoices/INV-10000001/pdf").json()["url"]
+    assert browser.get(url).headers["cache-control"] == "no-store"
+    for path in ("/me", "/invoices", "/payment-methods"):
+        assert ana.get(path).headers["cache-control"] == "no-store", path
+    assert browser.get(f"{services.base_url}/me").headers["cache-control"] == "no-store"

@@ -8,6 +8,14 @@ and every answer must be JSON, with the one error shape
 {"error": {"code", "message"}} whenever the status is 400 or above; only a
 download's success is a file.
 
+Types are strict: whenever a request carries a value of another JSON type than the
+schema declares (a number for a string, a float, a boolean or a numeric string for an
+integer, null where null is not allowed, an integer path or query parameter that is
+not plain ASCII digits), the answer must be a 4xx (a 422 names the field) and nothing
+may be written. Schemathesis' negative mode produces such values among its mutations;
+`test_fuzz_writes_with_a_field_of_the_wrong_type` makes every example one, by retyping
+one field of a valid generated request (`retype`).
+
 Bounded and repeatable: a fixed number of examples per operation, derandomized
 generation, no example database, no deadline. Writes get a fresh valid
 Idempotency-Key most of the time; the rest of the time they keep whatever
@@ -23,9 +31,11 @@ back afterwards, so later tests see the world as seeded.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 import requests
@@ -41,10 +51,11 @@ from bot.services import models as m
 from bot.services.app import create_app
 from bot.settings import load_settings
 from tests.conftest import service_env
+from tests.services.test_bad_input import counts
 
 ADMIN = "ana.admin@acme.example"
 ACCOUNT_TEAM = "eve.rep@vendor.example"
-MAX_EXAMPLES = {"admin": 25, "account_team": 15}
+MAX_EXAMPLES = {"admin": 25, "account_team": 15, "retyped": 6}
 KEY_SHARE = 8  # out of 10 write calls get a fresh valid Idempotency-Key
 SQLITE_MAX_INT = 2**63 - 1
 # The log tables only grow; they are left as the fuzz wrote them.
@@ -70,16 +81,16 @@ KNOWN_VALUES: Dict[str, List[Any]] = {
 }
 
 
-def _operations_in_code() -> List[Tuple[str, str]]:
-    """(METHOD, path) of every operation the app publishes, known at collection time."""
+def _openapi_in_code() -> Dict[str, Any]:
+    """The document the app publishes, known at collection time."""
     settings_ = load_settings(environ=service_env("sqlite://", 0), env_file=None)
-    app = create_app(settings_, engine=sa_create_engine("sqlite://"))
-    return sorted(
-        (method.upper(), path) for path, ops in app.openapi()["paths"].items() for method in ops
-    )
+    return create_app(settings_, engine=sa_create_engine("sqlite://")).openapi()
 
 
-OPERATIONS = _operations_in_code()
+DOCUMENT = _openapi_in_code()
+OPERATIONS = sorted(
+    (method.upper(), path) for path, ops in DOCUMENT["paths"].items() for method in ops
+)
 GET_OPERATIONS = [op for op in OPERATIONS if op[0] == "GET"]
 
 
@@ -190,6 +201,177 @@ def check_answer(case: Any, response: Any) -> None:
         assert _has_error_shape(body), f"not the error shape: {where}"
 
 
+# --- strict types: what was sent against what the schema declares ------------------------
+
+
+def _resolve(doc: Dict[str, Any], schema: Dict[str, Any]) -> Dict[str, Any]:
+    while "$ref" in schema:
+        target: Any = doc
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        schema = target
+    return schema
+
+
+def declared_types(doc: Dict[str, Any], schema: Dict[str, Any]) -> Set[str]:
+    """The JSON types a schema allows ("any" when it says nothing)."""
+    schema = _resolve(doc, schema)
+    for combined in ("anyOf", "oneOf"):
+        if combined in schema:
+            return set().union(*(declared_types(doc, s) for s in schema[combined]))
+    if "allOf" in schema:
+        return declared_types(doc, schema["allOf"][0])
+    kind = schema.get("type")
+    return {"any"} if kind is None else set(kind if isinstance(kind, list) else [kind])
+
+
+def json_type(value: Any) -> str:
+    for kind, python in (
+        ("null", type(None)),
+        ("boolean", bool),
+        ("integer", int),
+        ("number", float),
+        ("string", str),
+        ("array", list),
+        ("object", dict),
+    ):
+        if isinstance(value, python):
+            return kind
+    return "unknown"
+
+
+def _fits(allowed: Set[str], value: Any) -> bool:
+    kind = json_type(value)
+    return "any" in allowed or kind in allowed or (kind == "integer" and "number" in allowed)
+
+
+def _item_schema(doc: Dict[str, Any], schema: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    schema = _resolve(doc, schema)
+    for option in schema.get("anyOf", [schema]):
+        option = _resolve(doc, option)
+        if "items" in option:
+            return dict(option["items"])
+    return None
+
+
+def body_properties(doc: Dict[str, Any], method: str, path: str) -> Dict[str, Dict[str, Any]]:
+    operation = doc["paths"][path][method.lower()]
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if not content:
+        return {}
+    return dict(_resolve(doc, content["schema"]).get("properties", {}))
+
+
+def _integer_parameters(doc: Dict[str, Any], method: str, path: str, where: str) -> List[str]:
+    operation = doc["paths"][path][method.lower()]
+    return [
+        p["name"]
+        for p in operation.get("parameters", [])
+        if p["in"] == where and "integer" in declared_types(doc, p.get("schema", {}))
+    ]
+
+
+NO_BODY = object()
+
+
+def json_sent(sent: Dict[str, Any]) -> Tuple[bool, Any]:
+    """(whether the body sent is JSON or absent, the decoded body or NO_BODY)."""
+    if "json" in sent:
+        return True, sent["json"]
+    if sent.get("data") is None:
+        return True, NO_BODY
+    try:
+        return True, json.loads(sent["data"])
+    except (TypeError, ValueError):
+        return False, NO_BODY
+
+
+def wrongly_typed(doc: Dict[str, Any], method: str, path: str, sent: Dict[str, Any]) -> List[str]:
+    """Fields and parameters of a request (as `as_transport_kwargs` prepares it) of a wrong type.
+
+    Bodies are judged by their JSON types; integer path and query parameters by their
+    text on the wire, which must be ASCII digits and nothing else.
+    """
+    wrong: List[str] = []
+    url = urlsplit(sent["url"])
+    digits = re.compile(r"[0-9]+")
+    pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]*)", re.escape(path))
+    found = re.fullmatch(pattern, url.path)
+    for name in _integer_parameters(doc, method, path, "path"):
+        if found and not digits.fullmatch(unquote(found.group(name))):
+            wrong.append(name)
+    query = dict(parse_qsl(url.query, keep_blank_values=True))  # the last value counts
+    for name, value in (sent.get("params") or {}).items():
+        last = value[-1] if isinstance(value, list) and value else value
+        query.setdefault(name, str(last))
+    for name in _integer_parameters(doc, method, path, "query"):
+        if name in query and not digits.fullmatch(query[name]):
+            wrong.append(name)
+    properties = body_properties(doc, method, path)
+    is_json, body = json_sent(sent)
+    if not properties or not is_json or body is NO_BODY:
+        return wrong  # no body, or not JSON at all: another kind of bad input
+    if not isinstance(body, dict):
+        return [*wrong, "body"]
+    for name, value in body.items():
+        if name not in properties:
+            continue  # an unknown field: refused as such
+        allowed = declared_types(doc, properties[name])
+        items = _item_schema(doc, properties[name])
+        if not _fits(allowed, value):
+            wrong.append(name)
+        elif isinstance(value, list) and items is not None:
+            item_types = declared_types(doc, items)
+            if not all(_fits(item_types, item) for item in value):
+                wrong.append(name)
+    return wrong
+
+
+def check_refused(response: Any, wrong: List[str], where: str, *, named: bool = True) -> None:
+    """A request with a value of a wrong type is refused, and (when `named`) a 422 says which.
+
+    A body that is not JSON at all is refused for that alone, before any field is read.
+    """
+    assert 400 <= response.status_code < 500, f"accepted a wrong type in {wrong}: {where}"
+    if named and response.status_code == 422:
+        fields = [f["field"] for f in json.loads(response.content)["error"].get("fields", [])]
+        said = {part for f in fields for part in f.split(".")}
+        assert said & set(wrong), f"{wrong} not named in {fields}: {where}"
+
+
+# A value of each JSON type, and the spellings of a number that int() reads but an id must not.
+ANY_TYPE: List[Any] = [0, 7, -0.0, 2.5, 1.0, True, False, None, "7", ["7"], {"a": 1}]
+ID_SPELLINGS = ["+1", " 1", "1 ", "1_0", "\u0661", "\uff11", "1.0", "1e0", "true"]
+
+
+def retype(case: Any, doc: Dict[str, Any], data: st.DataObject) -> str:
+    """Give one body field (or an integer path parameter) a value of a wrong type; its name."""
+    properties = body_properties(doc, case.method, case.path)
+    ids = _integer_parameters(doc, case.method, case.path, "path")
+    targets = [("body", n) for n in sorted(properties) if isinstance(case.body, dict)]
+    targets += [("path", n) for n in ids]
+    where, name = data.draw(st.sampled_from(targets), label="retyped")
+    if where == "path":
+        case.path_parameters[name] = data.draw(st.sampled_from(ID_SPELLINGS), label=name)
+        return name
+    schema = properties[name]
+    wrong = [v for v in ANY_TYPE if not _fits(declared_types(doc, schema), v)]
+    items = _item_schema(doc, schema)
+    if items is not None:
+        wrong += [[v] for v in ANY_TYPE if not _fits(declared_types(doc, items), v)]
+    case.body[name] = data.draw(st.sampled_from(wrong), label=name)
+    return name
+
+
+# Operations other than reads with a body field or an integer path parameter to retype.
+RETYPABLE = [
+    op
+    for op in OPERATIONS
+    if op[0] != "GET"
+    and (body_properties(DOCUMENT, *op) or _integer_parameters(DOCUMENT, *op, "path"))
+]
+
+
 # --- generation --------------------------------------------------------------------------
 
 
@@ -228,6 +410,7 @@ def fuzz(
     """Run `examples` generated calls of `op` as the holder of `token`; returns status counts."""
     method, path = op
     operation = schema[path][method]
+    doc = schema.raw_schema
     write = any(
         p["in"] == "header" and p["name"].lower() == "idempotency-key"
         for p in operation.definition.raw.get("parameters", [])
@@ -253,9 +436,16 @@ def fuzz(
         case.headers["Authorization"] = f"Bearer {token}"
         if write and data.draw(st.integers(0, 9), label="fresh key") < KEY_SHARE:
             case.headers["Idempotency-Key"] = f"fuzz-{uuid.uuid4().hex}"
+        sent = case.as_transport_kwargs(base_url=services.base_url)
+        wrong = wrongly_typed(doc, method, path, sent)
+        before = counts(services) if wrong and method != "GET" else None
         response = case.call(base_url=services.base_url, session=http, timeout=30)
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
         check_answer(case, response)
+        if wrong:
+            where = f"{method} {sent['url']} {sent.get('json', '')!r:.200}"
+            check_refused(response, wrong, where, named=json_sent(sent)[0])
+            assert before is None or counts(services) == before, f"written: {where}"
 
     run()
     return statuses
@@ -287,3 +477,40 @@ def test_fuzz_reads_as_account_team(services, live_schema, http, world, op):
     token = services.token(ACCOUNT_TEAM)
     statuses = fuzz(live_schema, services, http, op, token, MAX_EXAMPLES["account_team"])
     assert statuses, "nothing was sent"
+
+
+@pytest.mark.parametrize("op", RETYPABLE, ids=_op_id)
+def test_fuzz_writes_with_a_field_of_the_wrong_type(services, live_schema, http, world, op):
+    """Valid generated writes with one field (or id) retyped: a 422 naming it, nothing written."""
+    method, path = op
+    operation, doc = live_schema[path][method], live_schema.raw_schema
+    token = services.token(ADMIN)
+    retyped: Dict[str, int] = {}
+
+    @settings(
+        max_examples=MAX_EXAMPLES["retyped"],
+        derandomize=True,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE), data=st.data())
+    def run(case: Any, data: st.DataObject) -> None:
+        _use_known_values(case, data)
+        name = retype(case, doc, data)
+        case.headers["Authorization"] = f"Bearer {token}"
+        case.headers["Idempotency-Key"] = f"fuzz-{uuid.uuid4().hex}"
+        sent = case.as_transport_kwargs(base_url=services.base_url)
+        where = f"{method} {sent['url']} {sent.get('json', '')!r:.200}"
+        assert name in wrongly_typed(doc, method, path, sent), f"{name} not retyped: {where}"
+        before = counts(services)
+        response = case.call(base_url=services.base_url, session=http, timeout=30)
+        check_answer(case, response)
+        assert response.status_code == 422, f"{response.status_code}: {where}"
+        check_refused(response, [name], where)
+        assert counts(services) == before, f"written: {where}"
+        retyped[name] = retyped.get(name, 0) + 1
+
+    run()
+    assert retyped, "nothing was retyped"

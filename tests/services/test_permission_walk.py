@@ -182,6 +182,7 @@ PROBES: Dict[str, Probe] = {
     ),
     "change_user_role": Probe("PATCH", "/users/2147483000", {"role": "buyer"}, 404),
     "deactivate_user": Probe("POST", "/users/2147483000/deactivate", None, 404),
+    "reactivate_user": Probe("POST", "/users/2147483000/reactivate", None, 404),
     "request_sso": Probe("POST", "/sso-requests", {"identity_provider": "x"}, 422),
     "show_quotes": Probe("GET", "/quotes"),
     "list_recent_orders": Probe("GET", "/orders"),

@@ -6,7 +6,7 @@ import datetime as dt
 import math
 import re
 import uuid
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
@@ -93,9 +93,26 @@ def _add_years(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years, day=28)
 
 
-def quote(ctx: Ctx, body: s.ContractQuoteIn, kind: str) -> s.ContractQuoteOut:
+def _contracts(ctx: Ctx, devices: List[m.Device], *, lock: bool) -> Dict[int, m.ServiceContract]:
+    """The service contracts of `devices` by device id; under row locks when `lock`."""
+    query = (
+        select(m.ServiceContract)
+        .where(m.ServiceContract.device_id.in_([d.id for d in devices]))
+        .order_by(m.ServiceContract.id)  # one lock order, so overlapping renewals cannot deadlock
+    )
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return {c.device_id: c for c in ctx.session.scalars(query)}
+
+
+def quote(
+    ctx: Ctx, body: s.ContractQuoteIn, kind: str, *, lock: bool = False
+) -> s.ContractQuoteOut:
     """Price a renewal or an upgrade of the contracts of `body.service_tags`.
 
+    Args:
+        lock: price from the contracts locked until the transaction ends (for the
+            write itself: two renewals at once extend a contract twice, not once).
     Raises:
         NotFound: a tag that is not the account's.
         Conflict: a tag without a contract, or an upgrade that is not one.
@@ -107,9 +124,13 @@ def quote(ctx: Ctx, body: s.ContractQuoteIn, kind: str) -> s.ContractQuoteOut:
     if kind == "renewal" and body.years is None:
         raise InvalidInput("a renewal needs a duration in years (1-5)", field="years")
     lines = []
-    for tag in dict.fromkeys(body.service_tags):
-        device_row = ctx.owned(m.Device, "service tag", service_tag=tag)
-        contract = ctx.session.scalar(select(m.ServiceContract).filter_by(device_id=device_row.id))
+    tagged = [
+        (tag, ctx.owned(m.Device, "service tag", service_tag=tag))
+        for tag in dict.fromkeys(body.service_tags)
+    ]
+    contracts = _contracts(ctx, [device_row for _, device_row in tagged], lock=lock)
+    for tag, device_row in tagged:
+        contract = contracts.get(device_row.id)
         if contract is None:
             raise Conflict(f"{tag} has no service contract", reason="no_contract", service_tag=tag)
         if kind == "renewal":
@@ -171,7 +192,7 @@ def upgrade_quote(
 
 
 def _apply(ctx: Ctx, body: s.ContractQuoteIn, kind: str) -> s.ContractChangeOut:
-    priced = quote(ctx, body, kind)
+    priced = quote(ctx, body, kind, lock=True)
     for line in priced.lines:
         contract = ctx.session.scalar(
             select(m.ServiceContract).filter_by(number=line.contract_number)

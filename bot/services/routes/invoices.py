@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from bot.services import downloads, views
 from bot.services import models as m
 from bot.services import schemas as s
+from bot.services import views
 from bot.services.context import Ctx, IdempotencyKey, require
 from bot.services.errors import Conflict
 from bot.services.idempotency import run_write
@@ -56,9 +56,7 @@ def invoice_pdf_link(
 ) -> s.Link:
     """A signed, expiring link to the invoice's PDF copy."""
     found = ctx.owned(m.Invoice, "invoice", number=invoice_number)
-    url, expires = downloads.sign_link(
-        ctx.settings, downloads.LinkTarget("invoice", found.id, ctx.account.id)
-    )
+    url, expires = ctx.link("invoice", found.id)
     return s.Link(url=url, expires_at=expires, filename=f"{invoice_number}.pdf")
 
 
@@ -74,7 +72,10 @@ def pay_invoice(
     card = ctx.owned(m.PaymentMethod, "payment method", id=body.payment_method_id)
 
     def act() -> s.PaymentOut:
-        if found.paid_at is not None:
+        # Checked on the locked row: of two payments at once (whatever their keys), the
+        # second waits here for the first and then finds the invoice paid.
+        invoice = ctx.locked(found)
+        if invoice.paid_at is not None:
             raise Conflict(f"{invoice_number} is already paid", reason="already_paid")
         if (
             card.exp_year
@@ -85,20 +86,20 @@ def pay_invoice(
                 "that card has expired; choose another payment type", reason="card_expired"
             )
         now = dt.datetime.utcnow().replace(microsecond=0)
-        found.paid_at = now
+        invoice.paid_at = now
         ctx.session.add(
             m.Payment(
-                invoice_id=found.id,
+                invoice_id=invoice.id,
                 payment_method_id=card.id,
                 user_id=ctx.principal.user.id,
-                amount_cents=found.amount_cents,
+                amount_cents=invoice.amount_cents,
                 paid_at=now,
             )
         )
         ctx.session.flush()
         return s.PaymentOut(
-            invoice=views.invoice(found, ctx.account.currency, ctx.today),
-            amount=views.money(found.amount_cents, ctx.account.currency),
+            invoice=views.invoice(invoice, ctx.account.currency, ctx.today),
+            amount=views.money(invoice.amount_cents, ctx.account.currency),
             payment_method=views.payment_method(card),
             paid_at=now,
         )

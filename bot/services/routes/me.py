@@ -1,4 +1,4 @@
-"""Who am I, what may I do here, switch account; plus the public endpoints."""
+"""Who am I, what may I do here, switch account, renew the token; plus the public endpoints."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from bot.services.context import (
     require,
     site_admins,
 )
-from bot.services.errors import InvalidInput, NotFound
+from bot.services.errors import BadRequest, InvalidInput, NotFound, SessionEndedError
+from bot.settings import Settings
 
 router = APIRouter()
 
@@ -118,15 +119,7 @@ def switch_account(
             id=body.account,
             options=[ms.account.name for ms in options],
         )
-    settings = ctx.settings
-    token = tokens.mint_token(
-        settings.token_signing_key(),
-        user_id=ctx.principal.user.id,
-        account_id=chosen.account_id,
-        channel=ctx.principal.channel,
-        language=ctx.principal.user.language,
-        ttl=dt.timedelta(minutes=settings.token_ttl_minutes),
-    )
+    token = _successor(ctx.settings, ctx.principal, account_id=chosen.account_id)
     audit.add(
         ctx.session,
         ctx.principal,
@@ -136,3 +129,56 @@ def switch_account(
     )
     ctx.session.commit()
     return s.SwitchAccountOut(token=token, account=views.account(chosen.account), role=chosen.role)
+
+
+@router.post("/me/token", response_model=s.TokenOut, tags=["identity"])
+def renew_token(request: Request, principal: Principal = Depends(get_principal)) -> s.TokenOut:
+    """A fresh short-lived token for the caller's session, in the token's own account.
+
+    The portal renews before the token expires; the session keeps its sign-in time,
+    so no renewal reaches past `SESSION_MAX_HOURS` after it (then: sign in again).
+    """
+    current = principal.token
+    assert current is not None, "get_principal always verifies a token"
+    if principal.account_id != current.account_id:
+        raise BadRequest(
+            f"a token is renewed in its own account; without the {s.ACCOUNT_HEADER} header"
+            " (POST /me/switch-account changes account)"
+        )
+    settings: Settings = request.app.state.settings
+    token = _successor(settings, principal, account_id=current.account_id)
+    try:  # read back what was signed: the exact expiry, after the session's cap
+        renewed = tokens.verify_token(
+            settings.token_verification_key(), token, max_session=settings.session_max
+        )
+    except tokens.TokenExpired:  # the session's last second passed in between
+        raise SessionEndedError() from None
+    return s.TokenOut(
+        token=token,
+        expires_at=renewed.expires_at,
+        session_ends_at=renewed.authenticated_at + settings.session_max,
+    )
+
+
+def _successor(settings: Settings, principal: Principal, *, account_id: Optional[int]) -> str:
+    """A token that continues the caller's session: same sign-in time, same session id.
+
+    Raises:
+        SessionEndedError: the session has reached its maximum lifetime.
+    """
+    current = principal.token
+    assert current is not None, "a principal comes from a verified token"
+    try:
+        return tokens.mint_token(
+            settings.token_signing_key(),
+            user_id=principal.user.id,
+            account_id=account_id,
+            channel=current.channel,
+            language=principal.user.language,
+            ttl=dt.timedelta(minutes=settings.token_ttl_minutes),
+            auth_time=current.authenticated_at,
+            session_id=current.session_id,
+            max_session=settings.session_max,
+        )
+    except tokens.SessionEnded:
+        raise SessionEndedError() from None

@@ -40,7 +40,7 @@ def quotes(ctx: Ctx = Depends(require("show_quotes"))) -> List[s.QuoteOut]:
 
 @router.get("/orders", response_model=List[s.OrderOut])
 def orders(
-    days: int = Query(30, ge=1, le=3650, description="orders placed in the last N days"),
+    days: s.Days = Query(30, description="orders placed in the last N days"),
     channel: Optional[str] = Query(None, regex="^(online|phone)$"),
     ctx: Ctx = Depends(require("list_recent_orders")),
 ) -> List[s.OrderOut]:

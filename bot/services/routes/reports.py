@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.services import downloads
 from bot.services import models as m
 from bot.services import schemas as s
 from bot.services.context import Ctx, IdempotencyKey, require
@@ -97,9 +96,7 @@ def report_table(session: Session, report: m.Report) -> Tuple[List[str], List[Se
 
 def _out(ctx: Ctx, report: m.Report) -> s.ReportOut:
     _, rows = report_table(ctx.session, report)
-    url, expires = downloads.sign_link(
-        ctx.settings, downloads.LinkTarget("report", report.id, report.account_id)
-    )
+    url, expires = ctx.link("report", report.id)
     filename = f"{report.type}-{report.starts_on}-{report.ends_on}.csv"
     return s.ReportOut(
         id=report.id,
@@ -148,7 +145,7 @@ def generate_report(
 
 @router.get("/reports/{report_id}", response_model=s.ReportOut)
 def report(
-    report_id: int = Path(..., ge=1, le=2**31 - 1),
+    report_id: s.Id = Path(..., description="the report's id"),
     ctx: Ctx = Depends(require("list_reports")),
 ) -> s.ReportOut:
     """A generated report again, with a fresh link."""

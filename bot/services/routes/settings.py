@@ -89,7 +89,7 @@ def addresses(ctx: Ctx = Depends(require("show_addresses"))) -> List[m.Address]:
 
 @router.get("/addresses/{address_id}", response_model=s.AddressOut)
 def address(
-    address_id: int = Path(..., ge=1, le=2**31 - 1),
+    address_id: s.Id = Path(..., description="the address's id"),
     ctx: Ctx = Depends(require("show_addresses")),
 ) -> m.Address:
     return ctx.owned(m.Address, "address", id=address_id)

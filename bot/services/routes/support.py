@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from bot.services import downloads, views
 from bot.services import models as m
 from bot.services import schemas as s
+from bot.services import views
 from bot.services.context import Ctx, IdempotencyKey, require
 from bot.services.idempotency import run_write
 
@@ -108,11 +108,9 @@ def documents(ctx: Ctx = Depends(require("list_documents"))) -> List[m.Document]
 
 @router.get("/documents/{document_id}/link", response_model=s.Link)
 def document_link(
-    document_id: int = Path(..., ge=1, le=2**31 - 1),
+    document_id: s.Id = Path(..., description="the document's id"),
     ctx: Ctx = Depends(require("list_documents")),
 ) -> s.Link:
     found = ctx.owned(m.Document, "document", id=document_id)
-    url, expires = downloads.sign_link(
-        ctx.settings, downloads.LinkTarget("document", found.id, ctx.account.id)
-    )
+    url, expires = ctx.link("document", found.id)
     return s.Link(url=url, expires_at=expires, filename=f"document-{found.id}.pdf")
