@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LOCK_HASH := $(shell sha1sum requirements.lock | cut -c1-12)
 STAMP := $(VENV)/.installed-$(LOCK_HASH)
+NODE_STAMP := node_modules/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap env run test train evaluate lint format typecheck bench dev-split lock token clean db
@@ -12,7 +13,14 @@ STAMP := $(VENV)/.installed-$(LOCK_HASH)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-bootstrap: $(STAMP) env db ## virtualenv + .env with fresh secrets + migrated, seeded database
+bootstrap: $(STAMP) env db $(NODE_STAMP) ## virtualenv + .env with fresh secrets + migrated, seeded database
+
+# The widget's browser libraries (Socket.IO client; axe-core for the accessibility test),
+# served by the portal itself: pinned in package-lock.json, no CDN at run time.
+$(NODE_STAMP): package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 18+ (apt-get install nodejs npm)"; exit 1; }
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(STAMP): requirements.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.10 not found: install it (e.g. pyenv install 3.10) or pass PYTHON=/path/to/python3.10"; exit 1; }

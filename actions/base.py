@@ -44,6 +44,13 @@ Data = Union[ListData, CardData, ConfirmationData]
 log = logging.getLogger(__name__)
 
 
+def say_services_unavailable(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """ "Can't reach your account", with a button that sends the same message again."""
+    dispatcher.utter_message(
+        response="utter_services_unavailable", retry=tracker.latest_message.get("text") or "/help"
+    )
+
+
 def turn_metadata(tracker: Tracker) -> Optional[ChatMetadata]:
     """The metadata contract of the latest message (None: not from a chat channel)."""
     return ChatMetadata.of(tracker.latest_message or {})
@@ -205,7 +212,7 @@ class AccountAction(Action, abc.ABC):
             dispatcher.utter_message(response="utter_invalid_input")
         except errors.Unavailable:
             log.exception("account services unavailable in %s", self.name())
-            dispatcher.utter_message(response="utter_services_unavailable")
+            say_services_unavailable(dispatcher, tracker)
         return events
 
     async def account_in_effect(

@@ -20,7 +20,12 @@ def account_services() -> AccountServices:
     """The shared client (connection pool); created lazily inside the running event loop."""
     global _services
     if _services is None:
-        _services = AccountServices(load_settings().services_url, me_ttl=ME_TTL_SECONDS)
+        settings = load_settings()
+        _services = AccountServices(
+            settings.services_url,
+            me_ttl=ME_TTL_SECONDS,
+            timeout=settings.services_timeout_ms / 1000,
+        )
     return _services
 
 

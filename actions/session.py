@@ -12,7 +12,13 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import i18n
-from actions.base import AccountAction, Turn, language_of, message_token
+from actions.base import (
+    AccountAction,
+    Turn,
+    language_of,
+    message_token,
+    say_services_unavailable,
+)
 from actions.services import account_services
 from bot.chat.metadata import ChatMetadata
 from bot.client import errors
@@ -100,7 +106,7 @@ class ActionSupportContact(Action):
         try:
             contacts = await account_services().support_contacts(region)
         except errors.AccountServicesError:
-            dispatcher.utter_message(response="utter_services_unavailable")
+            say_services_unavailable(dispatcher, tracker)
             return []
         language = language_of(tracker)
         lines = [

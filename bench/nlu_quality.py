@@ -1,12 +1,18 @@
-"""NLU quality per language on the held-out test sets, plus 5-fold cross-validation.
+"""NLU quality per language on two test sets, plus 5-fold cross-validation.
 
-    python -m bench.nlu_quality            # held-out sets with the trained model
+    python -m bench.nlu_quality            # both test sets with the trained model
     python -m bench.nlu_quality --cv       # also 5-fold cross-validation (slow)
 
-Reads tests/nlu/<lang>/test_nlu.yml (never used for training), parses every
-example with the trained model, and reports intent accuracy, macro-F1,
-out_of_scope recall and entity precision/recall/F1 per entity (exact entity
-type and normalised value). Writes bench/reports/nlu.md and prints a summary.
+Two test sets per language, neither ever used for training (tests/test_bench.py
+guards it):
+- held-out (tests/nlu/<lang>/test_nlu.yml): written beside the training data,
+  so it resembles it;
+- paraphrase (tests/nlu/<lang>/paraphrase.yml): written by someone who had not
+  seen the training data, from the capability descriptions only: how the
+  assistant does with people who don't talk like its training data.
+Every example is parsed with the trained model and scored: intent accuracy,
+macro-F1, out_of_scope recall and entity precision/recall/F1 per entity (exact
+entity type and normalised value). Writes bench/reports/nlu.md and prints a summary.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from bot.settings import PROJECT_ROOT
 
 LANGUAGES = ("en", "es")
 TEST_DIR = PROJECT_ROOT / "tests" / "nlu"
+# Test set name -> its file in each language's folder of TEST_DIR.
+TEST_SETS = {"held-out": "test_nlu.yml", "paraphrase": "paraphrase.yml"}
 REPORT = PROJECT_ROOT / "bench" / "reports" / "nlu.md"
 IGNORED_ENTITIES = {"language"}
 TARGETS = {"intent_accuracy": 0.95, "entity_f1": 0.95, "oos_recall": 0.85}
@@ -71,11 +79,16 @@ def f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
+def test_set(language: str, name: str) -> Path:
+    """The file of test set `name` (a key of TEST_SETS) in `language`."""
+    return TEST_DIR / language / TEST_SETS[name]
+
+
 def evaluate_language(agent: Any, language: str, path: Optional[Path] = None) -> Dict[str, Any]:
     """Parse every example of `path` (default: the language's held-out set) and score it."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    examples = load_examples(path or TEST_DIR / language / "test_nlu.yml")
+    examples = load_examples(path or test_set(language, "held-out"))
     gold_intents, predicted_intents = [], []
     tp: Counter = Counter()
     fp: Counter = Counter()
@@ -219,35 +232,43 @@ def summary_table(results: Dict[str, Dict[str, Any]], title: str) -> Table:
     return table
 
 
-def write_report(results: Dict[str, Dict[str, Any]], cv: Dict[str, Any], seconds: float) -> None:
+def write_report(
+    sets: Dict[str, Dict[str, Dict[str, Any]]], cv: Dict[str, Any], seconds: float
+) -> None:
+    """`sets`: test set name -> language -> the figures of `evaluate_language`."""
     lines = [
         "# NLU quality",
         "",
-        "Produced by `make evaluate` (held-out sets: `tests/nlu/<lang>/test_nlu.yml`, never "
-        "used for training).",
+        "Produced by `make evaluate`. Two test sets per language, never used for training: "
+        "held-out (`tests/nlu/<lang>/test_nlu.yml`, written beside the training data) and "
+        "paraphrase (`tests/nlu/<lang>/paraphrase.yml`, written from the capability "
+        "descriptions by someone who had not seen the training data).",
         "",
-        "| language | examples | intent accuracy | intent macro-F1 | oos recall | entity F1 |",
-        "|---|---|---|---|---|---|",
+        "| test set | language | examples | intent accuracy | intent macro-F1 | oos recall "
+        "| entity F1 |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for language, r in results.items():
-        lines.append(
-            f"| {language} | {r['examples']} | {r['intent_accuracy']:.3f} | "
-            f"{r['intent_macro_f1']:.3f} | {r['oos_recall']:.3f} | {r['entity_f1']:.3f} |"
-        )
+    for name, results in sets.items():
+        for language, r in results.items():
+            lines.append(
+                f"| {name} | {language} | {r['examples']} | {r['intent_accuracy']:.3f} | "
+                f"{r['intent_macro_f1']:.3f} | {r['oos_recall']:.3f} | {r['entity_f1']:.3f} |"
+            )
+    columns = [(name, language) for name, results in sets.items() for language in results]
     lines += [
         "",
         "Entity F1 per entity:",
         "",
-        "| entity | " + " | ".join(results) + " |",
-        "|---|" + "---|" * len(results),
+        "| entity | " + " | ".join(f"{name} {language}" for name, language in columns) + " |",
+        "|---|" + "---|" * len(columns),
     ]
-    names = sorted({e for r in results.values() for e in r["entities"]})
-    for name in names:
+    names = sorted({e for res in sets.values() for r in res.values() for e in r["entities"]})
+    for entity in names:
         cells = []
-        for r in results.values():
-            e = r["entities"].get(name)
+        for name, language in columns:
+            e = sets[name][language]["entities"].get(entity)
             cells.append(f"{e['f1']:.3f} (n={e['support']})" if e else "—")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {entity} | " + " | ".join(cells) + " |")
     if cv:
         lines += [
             "",
@@ -266,11 +287,12 @@ def write_report(results: Dict[str, Dict[str, Any]], cv: Dict[str, Any], seconds
         f"{TARGETS['oos_recall']:.0%}. Evaluation took {seconds:.0f} s.",
         "",
     ]
-    for language, r in results.items():
-        if r["errors"]:
-            lines += [f"Misclassified ({language}, first 15):", ""]
-            lines += [f"- “{t}”: expected {g}, got {p}" for t, g, p in r["errors"][:15]]
-            lines.append("")
+    for name, results in sets.items():
+        for language, r in results.items():
+            if r["errors"]:
+                lines += [f"Misclassified ({name}, {language}, first 15):", ""]
+                lines += [f"- “{t}”: expected {g}, got {p}" for t, g, p in r["errors"][:15]]
+                lines.append("")
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text("\n".join(lines), encoding="utf-8")
 
@@ -294,11 +316,18 @@ def main() -> int:
     agent = Agent.load(str(model))
     # Rasa logs every parse at debug level through structlog; a report wants quiet.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    results = {language: evaluate_language(agent, language) for language in LANGUAGES}
+    sets = {
+        name: {
+            language: evaluate_language(agent, language, test_set(language, name))
+            for language in LANGUAGES
+        }
+        for name in TEST_SETS
+    }
     cv = cross_validate() if args.cv else {}
     if not args.no_report:
-        write_report(results, cv, time.monotonic() - started)
-    console.print(summary_table(results, "NLU quality (held-out)"))
+        write_report(sets, cv, time.monotonic() - started)
+    for name, results in sets.items():
+        console.print(summary_table(results, f"NLU quality ({name})"))
     if cv:
         entities = ", ".join(f"{name} entity F1 {f1:.3f}" for name, f1 in cv["entities"].items())
         console.print(

@@ -1,7 +1,7 @@
-"""Start every part of the product as its own process, say where each is, stop cleanly.
+"""Start every part of the product as its own process, keep each one up, stop them cleanly.
 
-Each part is a command line and a health URL. Later parts (assistant, action
-server, portal, Slack app) join the `parts()` list.
+Each part is a command line and a health URL. A part that exits is started again
+with backoff while the others keep serving (`supervise`); Ctrl-C stops them all.
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ from rich.table import Table
 
 from bot import assistant
 from bot.settings import PROJECT_ROOT, Settings
+from bot.slack import NOT_CONFIGURED as SLACK_NOT_CONFIGURED
 
 console = Console()
+MAX_BACKOFF_SECONDS = 30.0
+STABLE_SECONDS = 60.0
 
 
 @dataclass
@@ -31,6 +34,11 @@ class Part:
     health_url: str
     public_url: str
     process: Optional[subprocess.Popen] = None
+    # Supervision (`supervise`): when it last started, how often it failed in a row,
+    # and when it is due to start again after exiting (None: it is running).
+    started_at: float = 0.0
+    failures: int = 0
+    restart_at: Optional[float] = None
 
 
 def parts(settings: Settings) -> List[Part]:
@@ -57,7 +65,22 @@ def parts(settings: Settings) -> List[Part]:
             f"{rasa}/webhooks/portal/",
             f"{rasa}/webhooks/portal/webhook (Bearer token)",
         ),
-    ]
+        Part(
+            "demo portal + chat widget",
+            [sys.executable, "-m", "bot.portal"],
+            f"http://{settings.host}:{settings.portal_port}/health",
+            f"http://{settings.host}:{settings.portal_port}/ (open this; sign in as a demo person)",
+        ),
+    ] + _slack_app(settings)
+
+
+def _slack_app(settings: Settings) -> List[Part]:
+    """The Slack app when it is configured (README, "Slack"); `run_all` says how otherwise."""
+    if not settings.slack_configured:
+        return []
+    url = f"http://{settings.host}:{settings.slack_port}"
+    where = "Socket Mode" if settings.slack_app_token else f"{url}/slack/events (request URL)"
+    return [Part("Slack app", [sys.executable, "-m", "bot.slack"], f"{url}/health", where)]
 
 
 def _wait_healthy(part: Part, timeout: float = 300.0) -> bool:
@@ -93,6 +116,44 @@ def stop(running: List[Part], grace: float = 15.0) -> None:
                 process.wait(timeout=max(0.0, deadline - time.monotonic()))
 
 
+def _start(part: Part) -> None:
+    # Own session: a terminal's Ctrl-C reaches only this runner, which then
+    # stops the parts in order instead of all of them racing at once.
+    part.process = subprocess.Popen(part.command, cwd=PROJECT_ROOT, start_new_session=True)
+    part.started_at = time.monotonic()
+
+
+def supervise(started: List[Part], *, poll: float = 0.5) -> None:
+    """Keep every part running until interrupted: a part that exits is started again.
+
+    The others go on serving meanwhile. Restarts back off (1, 2, 4 ... 30 seconds), and
+    a part that then stays up for `STABLE_SECONDS` starts again from the shortest wait,
+    so a part that crashes at once does not spin and one that fails once a day is back
+    within a second.
+    """
+    while True:
+        now = time.monotonic()
+        for part in started:
+            assert part.process is not None
+            if part.process.poll() is None:
+                if part.failures and now - part.started_at > STABLE_SECONDS:
+                    part.failures = 0
+                continue
+            if part.restart_at is None:
+                wait = min(MAX_BACKOFF_SECONDS, 2.0**part.failures)
+                part.restart_at = now + wait
+                console.print(
+                    f"[red]{part.name} exited with code {part.process.returncode}; "
+                    f"starting it again in {wait:.0f} s[/red]"
+                )
+            elif now >= part.restart_at:
+                part.failures += 1
+                part.restart_at = None
+                _start(part)
+                console.print(f"{part.name} started again (restart {part.failures})")
+        time.sleep(poll)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -115,11 +176,7 @@ def run_all(settings: Settings) -> int:
         assistant.write_endpoints(settings)
         for part in parts(settings):
             with console.status(f"starting {part.name}..."):
-                # Own session: a terminal's Ctrl-C reaches only this runner, which then
-                # stops the parts in order instead of all of them racing at once.
-                part.process = subprocess.Popen(
-                    part.command, cwd=PROJECT_ROOT, start_new_session=True
-                )
+                _start(part)
                 started.append(part)
                 if not _wait_healthy(part):
                     console.print(f"[red]{part.name} did not start; see its output above[/red]")
@@ -134,11 +191,10 @@ def run_all(settings: Settings) -> int:
             "A demo token: [bold]make token EMAIL=ana.admin@acme.example[/bold]"
             "   Stop everything: [bold]Ctrl-C[/bold]"
         )
-        while all(p.process and p.process.poll() is None for p in started):
-            time.sleep(0.5)
-        dead = [p.name for p in started if p.process and p.process.poll() is not None]
-        console.print(f"[red]stopped because {', '.join(dead)} exited[/red]")
-        return 1
+        if not settings.slack_configured:
+            console.print(SLACK_NOT_CONFIGURED)
+        supervise(started)
+        return 1  # supervise returns only through Ctrl-C or SIGTERM
     except KeyboardInterrupt:
         console.print("stopping...")
         return 0

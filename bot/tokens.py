@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 ISSUER = "premier-services"
 ALGORITHM = "EdDSA"
 CHANNELS = frozenset({"portal", "slack", "api", "cli", "test"})
+# The chat channels a message can come through (bot.chat); the audit log names them.
+CHAT_CHANNELS = frozenset({"portal", "widget", "slack", "handoff"})
 LANGUAGES = frozenset({"en", "es"})
 MAX_ID = 2**31 - 1  # ids are 32-bit in every database we run on
 MAX_TIMESTAMP = 2**36  # the year 4147: far enough, and still a valid datetime

@@ -42,6 +42,7 @@ TEST_PUBLIC_KEY_FILE.write_text(TEST_VERIFY_KEY)
 TEST_CHAT_SECRET = "test-chat-secret-" + "c" * 32
 TEST_DOWNLOAD_SECRET = "test-download-secret-" + "y" * 32
 TEST_ACTIONS_SECRET = "test-actions-secret-" + "a" * 32
+TEST_SLACK_SERVICE_SECRET = "test-slack-service-" + "q" * 32
 UNLIMITED_RATE = 1_000_000  # requests a minute: no test process is rate-limited unless it asks
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -132,9 +133,12 @@ def service_env(database_url: str, port: int) -> Dict[str, str]:
             "RASA_API_TOKEN": "test-rasa-api-token-" + "z" * 32,
             "CHAT_SECRET": TEST_CHAT_SECRET,
             "ACTIONS_SECRET": TEST_ACTIONS_SECRET,
+            "SLACK_SERVICE_SECRET": TEST_SLACK_SERVICE_SECRET,
             # Tests are heavy callers from one address (the fuzz run alone sends thousands of
             # requests); the rate-limit tests set their own small budgets.
             **{name: str(UNLIMITED_RATE) for name, _ in RATE_DEFAULTS},
+            # A loaded CI machine may take a moment; the fault tests use the real default.
+            "SERVICES_TIMEOUT_MS": "10000",
         }
     )
     return env

@@ -28,16 +28,18 @@ def training_texts():
     return {plain(m.get("text")) for m in training_examples()}
 
 
+@pytest.mark.parametrize("test_set", nlu_quality.TEST_SETS)
 @pytest.mark.parametrize("language", nlu_quality.LANGUAGES)
-def test_held_out_examples_are_never_trained_on(language, training_texts):
-    examples = nlu_quality.load_examples(nlu_quality.TEST_DIR / language / "test_nlu.yml")
+def test_test_examples_are_never_trained_on(language, test_set, training_texts):
+    examples = nlu_quality.load_examples(nlu_quality.test_set(language, test_set))
     leaked = [text for text, _, _ in examples if plain(text) in training_texts]
     assert leaked == []
 
 
+@pytest.mark.parametrize("test_set", nlu_quality.TEST_SETS)
 @pytest.mark.parametrize("language", nlu_quality.LANGUAGES)
-def test_every_intent_has_at_least_ten_held_out_examples(language):
-    examples = nlu_quality.load_examples(nlu_quality.TEST_DIR / language / "test_nlu.yml")
+def test_every_intent_has_at_least_ten_test_examples(language, test_set):
+    examples = nlu_quality.load_examples(nlu_quality.test_set(language, test_set))
     per_intent = Counter(intent for _, intent, _ in examples)
     trained = {m.get("intent") for m in training_examples()}
     assert set(per_intent) == trained
@@ -69,9 +71,9 @@ def test_the_report_gives_every_figure(tmp_path, monkeypatch):
         "errors": [("pay it", "pay_invoice", "show_invoices")],
     }
     cv = {"accuracy": 0.97, "macro_f1": 0.968, "entities": {"DIETClassifier": 0.95}}
-    nlu_quality.write_report({"en": result}, cv, 42.0)
+    nlu_quality.write_report({"held-out": {"en": result}}, cv, 42.0)
     report = (tmp_path / "nlu.md").read_text(encoding="utf-8")
-    assert "| en | 600 | 0.956 | 0.957 | 1.000 | 0.980 |" in report
+    assert "| held-out | en | 600 | 0.956 | 0.957 | 1.000 | 0.980 |" in report
     assert "| plan | 0.900 (n=15) |" in report
     assert "intent accuracy 0.970, macro-F1 0.968; entity F1 (DIETClassifier) 0.950." in report
     assert "- “pay it”: expected pay_invoice, got show_invoices" in report

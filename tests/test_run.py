@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -27,7 +28,12 @@ ENV = {
 
 def test_every_part_is_started_on_its_configured_port():
     started = parts(load_settings(ENV, env_file=None))
-    assert [p.name for p in started] == ["account services", "action server", "assistant (Rasa)"]
+    assert [p.name for p in started] == [
+        "account services",
+        "action server",
+        "assistant (Rasa)",
+        "demo portal + chat widget",
+    ]
     assert started[0].health_url == "http://127.0.0.1:8100/health"
     assert started[1].health_url == "http://127.0.0.1:5155/health"
     assert started[2].public_url.startswith("http://127.0.0.1:5105/webhooks/portal/webhook")
@@ -104,6 +110,7 @@ RUNNER = """
 import sys
 from bot import assistant, run
 from bot.run import Part
+from tests.conftest import settings_for_tests
 
 assistant.model_is_stale = lambda: False
 assistant.write_endpoints = lambda settings: None
@@ -117,7 +124,7 @@ run.parts = lambda settings: [
     )
     for port in ports
 ]
-sys.exit(run.run_all(None))
+sys.exit(run.run_all(settings_for_tests()))
 """
 
 
@@ -174,3 +181,66 @@ def test_the_action_server_binds_loopback_unless_told_otherwise():
     anywhere = load_settings(dict(ENV, ACTIONS_HOST="0.0.0.0"), env_file=None)
     assert anywhere.actions_host == "0.0.0.0"
     assert anywhere.actions_url == "http://127.0.0.1:5155/webhook"
+
+
+MORTAL_PART = """
+import http.server, os, sys
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/die":
+            os._exit(3)
+        super().do_GET()
+
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+SUPERVISED_RUNNER = """
+import sys
+from bot import assistant, run
+from tests.conftest import settings_for_tests
+from bot.run import Part
+
+assistant.model_is_stale = lambda: False
+assistant.write_endpoints = lambda settings: None
+mortal, steady = (int(p) for p in sys.argv[1:3])
+run.parts = lambda settings: [
+    Part("mortal", [sys.executable, "-c", sys.argv[3], str(mortal)],
+         f"http://127.0.0.1:{mortal}/", ""),
+    Part("steady", [sys.executable, "-m", "http.server", str(steady), "--bind", "127.0.0.1"],
+         f"http://127.0.0.1:{steady}/", ""),
+]
+sys.exit(run.run_all(settings_for_tests()))
+"""
+
+
+def _wait_for(condition, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def test_a_part_that_exits_is_started_again_while_the_others_keep_serving():
+    mortal, steady = _free_port(), _free_port()
+    runner = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISED_RUNNER, str(mortal), str(steady), MORTAL_PART],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: _answers(mortal) and _answers(steady), 60, "parts did not start")
+        for _ in range(2):  # the second death waits longer, and still comes back
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(f"http://127.0.0.1:{mortal}/die", timeout=2)
+            _wait_for(lambda: not _answers(mortal), 10, "the part did not exit")
+            assert _answers(steady), "the other part stopped serving"
+            _wait_for(lambda: _answers(mortal), 20, "the part was not started again")
+        assert runner.poll() is None, "the runner stopped"
+    finally:
+        runner.send_signal(signal.SIGINT)
+        output, _ = runner.communicate(timeout=30)
+    assert "mortal exited with code 3; starting it again in 1 s" in output
+    assert "mortal exited with code 3; starting it again in 2 s" in output
+    assert not _answers(mortal) and not _answers(steady)

@@ -19,44 +19,28 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Optional
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels import LayerChannel, domain_responses
 from bot.chat.identity import InvalidCredential, SessionExpired
-from bot.chat.layer import ChatLayer
 from bot.ratelimit import RateLimited
-from bot.settings import load_settings
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
 NOT_SIGNED_IN = "not signed in or the token is not valid"
 
 
-def _responses(request: Request) -> Dict[str, Any]:
-    """The loaded model's responses (the fixed replies come from the domain too)."""
-    agent = getattr(request.app.ctx, "agent", None)
-    domain = getattr(agent, "domain", None)
-    return dict(getattr(domain, "responses", None) or {})
-
-
-class PortalInput(InputChannel):
+class PortalInput(LayerChannel):
     """`POST /webhooks/portal/webhook` with {"sender", "message"} and a bearer token."""
-
-    def __init__(self, layer: ChatLayer):
-        self.layer = layer
 
     @classmethod
     def name(cls) -> str:
         return "portal"
-
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> InputChannel:
-        # Keys and secrets come from the one settings object, never from credentials.yml.
-        return cls(ChatLayer.from_settings(load_settings()))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("portal_webhook", __name__)
@@ -93,7 +77,7 @@ class PortalInput(InputChannel):
                     channel="portal",
                     text=text,
                     on_new_message=on_new_message,
-                    responses=_responses(request),
+                    responses=domain_responses(request.app),
                     authorization=request.headers.get("authorization"),
                     anonymous_id=sender if isinstance(sender, str) else None,
                     address=request.remote_addr or request.ip,
@@ -106,7 +90,11 @@ class PortalInput(InputChannel):
                     429,
                     headers={"Retry-After": str(over.retry_after)},
                 )
-            return response.json(layer.push_payload(turn.conversation, turn.replies))
+            # The replies are personal data: no browser or proxy cache keeps them.
+            return response.json(
+                layer.push_payload(turn.conversation, turn.replies),
+                headers={"Cache-Control": "no-store"},
+            )
 
         @hook.route("/events", methods=["GET"])
         async def events(request: Request) -> Optional[HTTPResponse]:

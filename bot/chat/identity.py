@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bot import tokens
 
-CHANNELS = frozenset({"portal", "widget", "slack", "handoff"})
+CHANNELS = tokens.CHAT_CHANNELS
 
 
 class SignInProblem(Exception):

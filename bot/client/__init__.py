@@ -5,8 +5,10 @@ call as a person with `services.as_user(token)` (or `as_user(token, account_id=.
 to act in another of the person's accounts for those calls: the services check
 the membership on every request). Results are the services' own wire models
 (`bot.services.schemas`); failures raise `bot.client.errors`. Reads, and writes
-carrying an idempotency key, are retried on transport errors and 502/503/504;
-nothing else is.
+carrying an idempotency key, are retried on a refused connection and 502/503/504;
+nothing else is. A call that gets no answer within `timeout` is not retried (the
+person is waiting), and a circuit breaker (`bot.client.breaker`) makes calls fail
+at once while the services are down, trying one again every few seconds.
 
 `me()` is cached per (person, account) for `me_ttl` seconds so that a chat turn
 costs one call to the services, not two: it is what the actions show and how
@@ -24,12 +26,17 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, TypeVar
 import httpx
 from pydantic import BaseModel, parse_obj_as
 
+from bot.client.breaker import CircuitBreaker
 from bot.client.errors import AccountServicesError, Unavailable, error_for
 from bot.services import schemas as s
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 RETRY_STATUSES = frozenset({502, 503, 504})
+# A person waits for every call: the services answer in milliseconds when they are well,
+# so a call that takes longer than this fails with Unavailable (said to the person at once).
+DEFAULT_TIMEOUT = 1.2
+CONNECT_TIMEOUT = 0.5
 
 __all__ = ["AccountServices", "AccountSession", "AccountServicesError"]
 
@@ -41,17 +48,20 @@ class AccountServices:
         self,
         base_url: str,
         *,
-        timeout: float = 10.0,
+        timeout: float = DEFAULT_TIMEOUT,
         retries: int = 2,
         transport: Optional[httpx.AsyncBaseTransport] = None,
         me_ttl: float = 0.0,
+        breaker: Optional[CircuitBreaker] = None,
     ):
+        """`timeout`: the most one call waits for an answer (a person is waiting for it)."""
         self.retries = retries
         self.me_ttl = me_ttl
+        self.breaker = breaker or CircuitBreaker()
         self._me_cache: Dict[Tuple[int, Optional[int]], Tuple[float, s.Me]] = {}
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
-            timeout=httpx.Timeout(timeout, connect=3.0),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             transport=transport,
         )
@@ -131,16 +141,27 @@ class AccountServices:
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(0.2 * 2 ** (attempt - 1))
+            if not self.breaker.allow():
+                raise Unavailable("the account services are not answering; not asking again yet")
             try:
                 response = await self._http.request(
                     method, path, json=json, params=params, headers=headers
                 )
-            except httpx.TransportError as exc:
+            except httpx.TimeoutException as exc:
+                # Too slow to answer: asking again would only make the person wait longer.
+                self.breaker.failed()
+                raise Unavailable(f"the account services did not answer in time: {exc!r}") from exc
+            except httpx.TransportError as exc:  # refused or dropped: a restart may be under way
+                self.breaker.failed()
                 last = exc
                 continue
-            if response.status_code in RETRY_STATUSES and attempt + 1 < attempts:
-                last = None
-                continue
+            if response.status_code in RETRY_STATUSES:
+                self.breaker.failed()
+                if attempt + 1 < attempts:
+                    last = None
+                    continue
+            else:
+                self.breaker.succeeded()
             try:
                 body = response.json()
             except ValueError:

@@ -22,8 +22,10 @@ from bot.services.audit import AuditWriter
 from bot.services.db import create_engine
 from bot.services.edge import AddressRateLimit, HeaderLimit, NoStore
 from bot.services.errors import PayloadTooLarge, ServiceError
+from bot.services.routes import demo as demo_sign_in
 from bot.services.routes import devices, downloads, invoices, me, orders, reports, support, users
 from bot.services.routes import settings as settings_area
+from bot.services.routes import slack as slack_link
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -156,6 +158,8 @@ def create_app(settings: Settings, engine: Optional[Engine] = None) -> FastAPI:
         support,
         reports,
         downloads,
+        demo_sign_in,
+        slack_link,
     ):
         app.include_router(module.router)
 

@@ -240,7 +240,7 @@ def entered_channel(request: Request) -> str:
     only where it was issued: a token made for the portal and used with curl is "api".
     """
     named = request.headers.get(s.CHANNEL_HEADER, "")
-    return named if named in tokens.CHANNELS else "api"
+    return named if named in tokens.CHAT_CHANNELS else "api"
 
 
 def get_principal(request: Request, session: Session = Depends(get_session)) -> Principal:

@@ -19,7 +19,7 @@ from tests.conftest import TEST_VERIFY_KEY
 @pytest.fixture
 async def run(services):
     """run(action, token, **tracker_fields) -> Outcome."""
-    client = AccountServices(services.base_url)
+    client = AccountServices(services.base_url, timeout=10)  # a loaded CI machine is slow
     use_services(client, Verifier(load_public_key(TEST_VERIFY_KEY)))
 
     async def runner(action: Action, token: Optional[str], **fields: Any) -> Outcome:

@@ -8,6 +8,7 @@ and load tests send them.
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests.conftest import (
     start_services,
     stop_services,
 )
+from tests.slack.harness import SlackApp, running_slack_app
 
 REDIS_URL = "redis://127.0.0.1:6379/3"
 
@@ -39,6 +41,30 @@ class Stack:
     settings: Settings
     # Every token sent: the secrets test looks for each one in the stores and the logs.
     tokens_sent: Set[str] = field(default_factory=set)
+    # The demo portal with the chat widget (tests/e2e/test_widget*.py drive it in Chromium).
+    portal_url: str = ""
+    env: Dict[str, str] = field(default_factory=dict)
+
+    def restart_rasa(self) -> None:
+        """Stop the Rasa server and start it again on the same port; returns when it answers."""
+        rasa = self.processes[1]
+        rasa.terminate()
+        try:
+            rasa.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            rasa.kill()
+            rasa.wait()
+        with open(self.workdir / "stack.log", "a") as log:
+            self.processes[1] = subprocess.Popen(
+                assistant.serve_command(
+                    self.settings, assistant.model_path(), self.workdir / "endpoints.yml"
+                ),
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        _wait(f"{self.rasa_url}/webhooks/portal/", self.processes[1], "the Rasa server")
 
     def say(
         self, text: str, token: Optional[str] = None, sender: str = "e2e"
@@ -88,7 +114,7 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     workdir = tmp_path_factory.mktemp("stack")
     services_log = open(workdir / "services.log", "w")  # noqa: SIM115 - closed below
     services = start_services("sqlite", f"sqlite:///{workdir / 'premier.db'}", services_log)
-    actions_port, rasa_port = free_port(), free_port()
+    actions_port, rasa_port, portal_port = free_port(), free_port(), free_port()
     env = service_env(services.database_url, int(services.base_url.rsplit(":", 1)[1]))
     env.update(
         {
@@ -97,10 +123,16 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             "TRACKER_STORE_URL": f"sqlite:///{workdir / 'tracker.db'}",
             # Pinned so that a developer's .env cannot move them under the tests' feet.
             "ACTIONS_HOST": "127.0.0.1",
+            # The production default: the fault tests measure how fast a person is told.
+            "SERVICES_TIMEOUT_MS": "1200",
             "PORTAL_ORIGIN": "http://127.0.0.1:8080",
             # Redis for the lock store and for push, so a message pushed from another
             # process reaches a connection open on this Rasa server.
             "REDIS_URL": REDIS_URL,
+            # The demo portal on a free port; its pages may open widget sockets on Rasa.
+            "PORTAL_PORT": str(portal_port),
+            "WIDGET_ORIGINS": f"http://127.0.0.1:{portal_port}",
+            "CHAT_URL": f"http://127.0.0.1:{rasa_port}",
         }
     )
     settings = load_settings(env, env_file=None)
@@ -126,7 +158,24 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         processes.append(rasa)
         _wait(f"http://127.0.0.1:{actions_port}/health", actions, "the action server")
         _wait(f"http://127.0.0.1:{rasa_port}/webhooks/portal/", rasa, "the Rasa server")
-        yield Stack(services, f"http://127.0.0.1:{rasa_port}", processes, workdir, settings)
+        portal = subprocess.Popen(
+            [sys.executable, "-m", "bot.portal"],
+            cwd=ROOT,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        )
+        processes.append(portal)
+        _wait(f"http://127.0.0.1:{portal_port}/health", portal, "the demo portal")
+        yield Stack(
+            services,
+            f"http://127.0.0.1:{rasa_port}",
+            processes,
+            workdir,
+            settings,
+            portal_url=f"http://127.0.0.1:{portal_port}",
+            env=env,
+        )
     except RuntimeError as exc:
         logs.flush()
         pytest.fail(f"{exc}\n{(workdir / 'stack.log').read_text()[-4000:]}")
@@ -141,3 +190,13 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         logs.close()
         stop_services(services)
         services_log.close()
+
+
+@pytest.fixture(scope="session")
+def slack(stack: Stack) -> Iterator[SlackApp]:
+    """The Slack app on this stack, its Web API the local fake (tests/slack/harness.py)."""
+    log = stack.workdir / "slack.log"
+    with running_slack_app(
+        stack.services, log, rasa_port=stack.settings.rasa_port, redis_url=REDIS_URL
+    ) as app:
+        yield app

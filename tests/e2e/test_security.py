@@ -128,3 +128,16 @@ def test_chat_request_headers_over_the_bound_are_refused(stack):
     except (httpx.RemoteProtocolError, httpx.ReadError):
         pass  # or the server hangs up: nothing of the request was processed
     assert httpx.get(f"{stack.rasa_url}/webhooks/portal/", timeout=30).status_code == 200
+
+
+def test_chat_replies_are_never_cached(stack):
+    token = stack.services.token("ben.buyer@acme.example")
+    stack.tokens_sent.add(token)
+    response = httpx.post(
+        f"{stack.rasa_url}/webhooks/portal/webhook",
+        json={"message": "show my unpaid invoices"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=120,
+    )
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"

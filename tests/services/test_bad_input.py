@@ -136,6 +136,7 @@ MALFORMED_PATHS = [
     ("PATCH", "/users/0", "user_id"),
     ("POST", "/users/-1/deactivate", "user_id"),
     ("POST", "/users/99999999999999999999/deactivate", "user_id"),
+    ("POST", "/users/0/reactivate", "user_id"),
     ("POST", "/invoices/INV-1/payments", "invoice_number"),
 ]
 
@@ -794,6 +795,27 @@ def test_token_of_a_member_deactivated_by_their_admin_is_401(services, ana, crea
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "deactivated"
         assert_error(member.get("/me"), 401, "unauthorized", "no longer have access")
+
+
+def test_a_deactivated_member_can_be_reactivated_once(services, ana, created, audit_rows):
+    user_id, _ = _person(services, created, user_status="active")
+    with httpx.Client(
+        base_url=services.base_url, timeout=30, headers=_bearer(services, user_id)
+    ) as member:
+        assert_error(
+            ana.post(f"/users/{user_id}/reactivate", headers=key()), 409, "conflict", "not deact"
+        )
+        assert ana.post(f"/users/{user_id}/deactivate", headers=key()).status_code == 200
+        again = key()
+        response = ana.post(f"/users/{user_id}/reactivate", headers=again)
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "active"
+        assert member.get("/me").status_code == 200  # signs in to the account again
+        replay = ana.post(f"/users/{user_id}/reactivate", headers=again)
+        assert replay.json()["replayed"] is True
+        with Session(services.engine) as session:
+            email = session.scalar(select(m.User.email).filter_by(id=user_id))
+        assert len(audit_rows(action="reactivate_user", outcome="ok", target=f"user {email}")) == 1
 
 
 # --- text that looks like code is just text ---------------------------------------------

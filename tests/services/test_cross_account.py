@@ -359,6 +359,6 @@ def test_another_accounts_object_looks_missing_changes_nothing_and_is_audited(se
         email,
         role,
         services.account_id(account),
-        "test",
+        "api",  # called straight, not through a chat channel
     )
     assert probe.foreign_id in event.target, "a nonexistent id must not be recorded as a probe"

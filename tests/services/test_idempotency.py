@@ -505,7 +505,7 @@ def assert_audited_once(services: Any, call: Call, capability: str, key: str) ->
     (event,) = events
     assert (event.outcome, event.channel, event.email, event.role, event.account_id) == (
         "ok",
-        "test",
+        "api",  # called straight, not through a chat channel
         call.email,
         call.role,
         services.account_id(call.account),

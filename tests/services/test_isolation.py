@@ -308,7 +308,7 @@ def test_a_probe_is_answered_at_once_like_a_miss_and_audited_after(services):
         assert (event.email, event.account_id, event.channel) == (
             probe.email,
             services.account_id(probe.account),
-            "test",
+            "api",  # called straight, not through a chat channel
         )
 
 

@@ -256,7 +256,14 @@ ROUTES: List[APIRoute] = [
     if isinstance(r, APIRoute)
 ]
 # Reachable without a token: health, regional support contacts, signed download links.
-PUBLIC_ROUTES = {("GET", "/health"), ("GET", "/support-contacts"), ("GET", "/downloads/{token}")}
+PUBLIC_ROUTES = {
+    ("GET", "/health"),
+    ("GET", "/support-contacts"),
+    ("GET", "/downloads/{token}"),
+    # the demo portal's sign-in (404 in production: tests/portal/)
+    ("GET", "/demo/people"),
+    ("POST", "/demo/sign-in"),
+}
 SAMPLE_PATH_VALUES = {
     "invoice_number": "INV-10000001",
     "order_number": "100000001",

@@ -22,6 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.services import models as m
+from tests.conftest import TEST_SLACK_SERVICE_SECRET
 from tests.services.test_bad_input import counts, key
 
 ADMIN = "ana.admin@acme.example"
@@ -223,6 +224,7 @@ ID_PATHS = [
     # (method, path with {id}, body, id parameter, an id of Acme's that exists)
     pytest.param("PATCH", "/users/{id}", {"role": "shopper"}, "user_id", BUYER, id="PATCH user"),
     pytest.param("POST", "/users/{id}/deactivate", None, "user_id", BUYER, id="deactivate user"),
+    pytest.param("POST", "/users/{id}/reactivate", None, "user_id", BUYER, id="reactivate user"),
     pytest.param("GET", "/addresses/{id}", None, "address_id", 1, id="address"),
     pytest.param("GET", "/documents/{id}/link", None, "document_id", 1, id="document link"),
     pytest.param("GET", "/reports/{id}", None, "report_id", 1, id="report"),
@@ -358,6 +360,29 @@ OPERATION_PATHS = {
 }
 
 
+# Bodies sent without a person's token: the demo sign-in, and the Slack app's link exchange
+# (with its own credential): (method, path, a valid body, the headers it needs).
+SIGN_INS = [
+    ("POST", "/demo/sign-in", {"email": "ana.admin@acme.example"}, {}),
+    (
+        "POST",
+        "/slack/token",
+        {"team_id": "T0ACME", "user_id": "U0ANA"},
+        {"Authorization": f"Bearer {TEST_SLACK_SERVICE_SECRET}"},
+    ),
+]
+
+
+@pytest.mark.parametrize("method, path, body, headers", SIGN_INS, ids=lambda v: str(v)[:20])
+def test_sign_in_bodies_are_strict_too(services, method, path, body, headers):
+    with httpx.Client(base_url=services.base_url, headers=headers, timeout=30) as client:
+        assert client.request(method, path, json=body).status_code == 200
+        for field in body:
+            for value in (1, 1.5, True, [body[field]], {"x": 1}, None):
+                response = client.request(method, path, json={**body, field: value})
+                assert _refusal(response, field) is None, (field, value)
+
+
 def test_the_walks_cover_every_write_body_and_every_id_in_a_path(services):
     """A write body, a field or an integer path parameter added later must join the walks."""
     doc = httpx.get(f"{services.base_url}/openapi.json").json()
@@ -378,6 +403,7 @@ def test_the_walks_cover_every_write_body_and_every_id_in_a_path(services):
         (method, OPERATION_PATHS.get(endpoint, path)): set(fields)
         for endpoint, (method, path, _, fields) in WRITES.items()
     }
+    walked.update({(method, path): set(body) for method, path, body, _ in SIGN_INS})
     assert walked == bodies
     walked_ids = {
         (p.values[0], p.values[1].replace("{id}", f"{{{p.values[3]}}}")) for p in ID_PATHS

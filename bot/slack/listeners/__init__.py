@@ -1,0 +1,15 @@
+"""Bolt listeners, one module per kind; each has `register(app, tools)`."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.slack.listeners import buttons, commands, home, messages
+from bot.slack.tools import Tools
+
+KINDS = (messages, commands, buttons, home)
+
+
+def register_all(app: AsyncApp, tools: Tools) -> None:
+    for kind in KINDS:
+        kind.register(app, tools)
