@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(LOCK_HASH)
 NODE_STAMP := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap env run test train evaluate lint format typecheck bench dev-split lock token clean db
+.PHONY: help bootstrap env run test train evaluate lint format typecheck bench dev-split lock token clean db prune
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,10 +53,11 @@ evaluate: bootstrap ## NLU quality per language on the held-out sets -> bench/re
 dev-split: bootstrap ## tune the NLU on an 80/20 split of the training data (CONFIG=other.yml to compare)
 	@$(PY) -m bench.dev_split $(if $(CONFIG),--config $(CONFIG))
 
-bench: bootstrap ## benchmarks with reports in bench/reports: training time, NLU quality, probe timing
+bench: bootstrap ## benchmarks with reports in bench/reports: training time, NLU quality, probe timing, handoff relay latency
 	@$(PY) -m bench.training_time
 	@$(PY) -m bench.nlu_quality
 	@$(PY) -m bench.probe_timing
+	@$(PY) -m bench.handoff_latency
 
 lint: $(STAMP) ## ruff lint and format check
 	@$(PY) -m ruff check bot actions tests && $(PY) -m ruff format --check bot actions tests
@@ -69,6 +70,9 @@ typecheck: $(STAMP) ## mypy on bot/, actions/ and bench/
 
 token: $(STAMP) env ## demo token: make token EMAIL=ana.admin@acme.example
 	@$(PY) -m bot token $(EMAIL)
+
+prune: $(STAMP) env ## delete conversations older than CONVERSATION_RETENTION_DAYS (DAYS=n, DRY=1 counts only)
+	@$(PY) -m bot prune-conversations $(if $(DAYS),--older-than-days $(DAYS)) $(if $(DRY),--dry-run)
 
 lock: ## re-resolve requirements.in (rasa pinned) into requirements.lock
 	@rm -rf /tmp/premier-lock && $(PYTHON) -m venv /tmp/premier-lock

@@ -1,13 +1,20 @@
-"""The account's devices with their warranty, and the warranty of one device by service tag."""
+"""The account's devices with their warranty, and the warranty of one device by service tag.
+
+The list can be narrowed by warranty: "which of our machines lose coverage soon" is the
+devices whose warranty ends within a window (the `device_filter` entity, `expiring`, with
+an optional `duration` such as "60 days"; 90 days by default), "devices out of warranty"
+those already `expired`, "which are still covered" the `active` ones.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
 
 from actions import i18n, view
 from actions.base import AccountAction, ListAction, Turn
-from bot.chat.replies import CardData, Item
+from bot.chat.replies import CardData, Item, ListData
 from bot.services import schemas
 
 # The shapes users type a service tag in: 7XK2M93, 7xk2m93, 7XK-2M93, 7XK 2M93.
@@ -64,6 +71,58 @@ def device_item(turn: Turn, device: schemas.DeviceOut) -> Item:
     )
 
 
+# A list narrowed to warranties that end soon looks this far ahead unless told otherwise
+# (the services call a contract "expiring" within the same 90 days).
+DEFAULT_WINDOW_DAYS = 90
+# Filter -> (list response, response when no device matches).
+FILTER_RESPONSES = {
+    "expiring": ("utter_devices_expiring", "utter_no_devices_expiring"),
+    "expired": ("utter_devices_expired", "utter_no_devices_expired"),
+    "active": ("utter_devices_active", "utter_no_devices_active"),
+}
+
+
+@dataclass(frozen=True)
+class DeviceFilter:
+    """Which devices a list keeps, by warranty: ending within `days`, expired, or active."""
+
+    status: str
+    days: int = DEFAULT_WINDOW_DAYS
+
+    @classmethod
+    def asked(cls, turn: Turn) -> Optional[DeviceFilter]:
+        """The filter the message asks for; None for the whole list.
+
+        A window alone ("warranties ending in the next 60 days") means expiring within it.
+        """
+        status = next(
+            (
+                str(v)
+                for v in turn.tracker.get_latest_entity_values("device_filter")
+                if str(v) in FILTER_RESPONSES
+            ),
+            None,
+        )
+        window = next(
+            (
+                days
+                for v in turn.tracker.get_latest_entity_values("duration")
+                if (days := i18n.span_days(str(v)))
+            ),
+            None,
+        )
+        if status is None and window is None:
+            return None
+        return cls(status or "expiring", window or DEFAULT_WINDOW_DAYS)
+
+    def keeps(self, device: schemas.DeviceOut) -> bool:
+        if self.status == "expired":
+            return device.days_left < 0
+        if self.status == "active":
+            return device.days_left >= 0
+        return 0 <= device.days_left <= self.days
+
+
 class ActionListDevices(ListAction):
     capability = "list_devices"
     response, empty_response, lines_field = "utter_devices", "utter_no_devices", "devices"
@@ -80,6 +139,21 @@ class ActionListDevices(ListAction):
 
     def item(self, turn: Turn, item: schemas.DeviceOut) -> Item:
         return device_item(turn, item)
+
+    async def act(self, turn: Turn) -> None:
+        wanted = DeviceFilter.asked(turn)
+        if wanted is None:
+            await super().act(turn)
+            return
+        devices = [d for d in await self.fetch(turn) if wanted.keeps(d)]
+        response, empty_response = FILTER_RESPONSES[wanted.status]
+        values = {"account": turn.account.name, "days": wanted.days}
+        if not devices:
+            turn.say(empty_response, **values)
+            return
+        data = ListData(self.kind, turn.account.name, [self.item(turn, d) for d in devices])
+        lines = "\n".join(self.line(turn, d) for d in devices)
+        turn.show(response, data, count=len(devices), devices=lines, **values)
 
 
 class ActionCheckWarranty(AccountAction):

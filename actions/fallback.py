@@ -1,4 +1,4 @@
-"""Low-confidence input: offer the two likeliest meanings; twice in a row, offer a person."""
+"""Low-confidence input: offer the two likeliest meanings; twice in a row, a person (the desk)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class ActionClarify(Action):
         language = language_of(tracker)
         if consecutive_fallbacks(tracker) >= 2:
             dispatcher.utter_message(response="utter_offer_human")
-            return [FollowupAction("action_support_contact")]
+            return [FollowupAction("action_handoff")]
         labels = intent_labels().get(language, intent_labels()["en"])
         ranking = tracker.latest_message.get("intent_ranking") or []
         options = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from typing import Callable, Dict, List, Optional, Tuple
 
 from bot import language as lang
@@ -517,3 +518,49 @@ def reason_words() -> Tuple[str, ...]:
 def after_subject_words() -> Tuple[str, ...]:
     """Words of every language that start a request's reason right after what it names."""
     return tuple(w for words in _AFTER_SUBJECT_WORDS.values() for w in words)
+
+
+# --- a span of time as people say it, in days --------------------------------------------
+# "60 days", "the next 3 months", "un mes", "dos semanas", "next quarter": the window of a
+# list such as "devices whose warranty ends in the next 60 days".
+_SPAN_UNITS: Dict[str, int] = {
+    "day": 1, "days": 1, "dia": 1, "dias": 1,
+    "week": 7, "weeks": 7, "semana": 7, "semanas": 7,
+    "fortnight": 14, "quincena": 15,
+    "month": 30, "months": 30, "mes": 30, "meses": 30,
+    "quarter": 91, "quarters": 91, "trimestre": 91, "trimestres": 91,
+    "year": 365, "years": 365, "ano": 365, "anos": 365,
+}  # fmt: skip
+_SPAN_NUMBERS: Dict[str, int] = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "thirty": 30,
+    "eighteen": 18, "twenty four": 24, "thirty six": 36, "forty eight": 48,
+    "sixty": 60, "ninety": 90, "couple of": 2, "few": 3,
+    "un": 1, "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6,
+    "siete": 7, "ocho": 8, "nueve": 9, "diez": 10, "doce": 12, "quince": 15, "treinta": 30,
+    "dieciocho": 18, "veinticuatro": 24, "treinta y seis": 36, "cuarenta y ocho": 48,
+    "sesenta": 60, "noventa": 90, "par de": 2,
+}  # fmt: skip
+_SPAN = re.compile(
+    r"(?:(?P<n>\d{1,4}|"
+    + "|".join(re.escape(w) for w in sorted(_SPAN_NUMBERS, key=len, reverse=True))
+    + r")\s+)?(?P<unit>"
+    + "|".join(sorted(_SPAN_UNITS, key=len, reverse=True))
+    + r")\b"
+)
+
+
+def span_days(text: str) -> Optional[int]:
+    """Days in a span of time said in English or Spanish; None when it names none.
+
+    '60 days' -> 60, 'the next 3 months' -> 90, 'un mes' -> 30, 'dos semanas' -> 14,
+    'next quarter' -> 91, 'a year' -> 365, 'soon' -> None.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+    found = _SPAN.search(plain)
+    if found is None:
+        return None
+    number = found["n"]
+    count = int(number) if number and number.isdigit() else _SPAN_NUMBERS.get(number or "", 1)
+    return count * _SPAN_UNITS[found["unit"]] if count > 0 else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import yaml
 from rasa_sdk import Action, Tracker
@@ -22,6 +22,7 @@ from actions.base import (
 from actions.services import account_services
 from bot.chat.metadata import ChatMetadata
 from bot.client import errors
+from bot.nlu.places import places
 from bot.services.schemas import REGIONS
 
 LABELS_PATH = Path(__file__).with_name("capability_labels.yml")
@@ -98,11 +99,22 @@ class ActionSupportContact(Action):
     def name(self) -> str:
         return "action_support_contact"
 
+    @staticmethod
+    def requested_region(tracker: Tracker) -> Optional[str]:
+        """The support region asked for: the region entity ("EMEA", "Europe", "Singapore") or
+        else a place in the message ("Corea" -> APJ); None for every region."""
+        known = places()
+        for value in tracker.get_latest_entity_values("region"):
+            region = known.region_of(str(value))
+            if region in REGIONS:
+                return region
+        found = known.find(tracker.latest_message.get("text") or "")
+        return found[0].region if found and found[0].region in REGIONS else None
+
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        requested = next(iter(tracker.get_latest_entity_values("region")), None)
-        region = next((r for r in REGIONS if requested and r.lower() == requested.lower()), None)
+        region = self.requested_region(tracker)
         try:
             contacts = await account_services().support_contacts(region)
         except errors.AccountServicesError:

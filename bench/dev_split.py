@@ -23,7 +23,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.nlu_quality import LANGUAGES, evaluate_language, summary_table
+from bench.nlu_quality import (
+    IGNORED_ENTITIES,
+    LANGUAGES,
+    evaluate_language,
+    reliability,
+    summary_table,
+    threshold_table,
+)
 from bot.settings import PROJECT_ROOT
 
 DATA_DIR = PROJECT_ROOT / "data" / "nlu"
@@ -73,7 +80,9 @@ def main() -> int:
         agent = Agent.load(str(folder / "models" / "dev.tar.gz"))
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
         results = {
-            language: evaluate_language(agent, language, folder / f"dev_{language}.yml")
+            language: evaluate_language(
+                agent, language, folder / f"dev_{language}.yml", ignored=IGNORED_ENTITIES
+            )
             for language in LANGUAGES
         }
     console.print(
@@ -87,6 +96,55 @@ def main() -> int:
         cells = [results[language]["entities"].get(name) for language in results]
         entities.add_row(name, *(f"{c['f1']:.3f} (n={c['support']})" if c else "—" for c in cells))
     console.print(entities)
+    # The reliability curve and what each fallback threshold would do, both languages
+    # pooled: the threshold in config.yml is chosen from this table, never from the tests.
+    confidences = [c for r in results.values() for c in r["confidences"]]
+    correct = [ok for r in results.values() for ok in r["correct"]]
+    ece, bins = reliability(confidences, correct)
+    curve = Table(title=f"reliability (dev split, both languages): ECE {ece:.3f}")
+    for column in ("confidence", "n", "mean confidence", "accuracy"):
+        curve.add_column(column)
+    for row in bins:
+        curve.add_row(
+            f"{row['low']:.1f}–{row['high']:.1f}",
+            str(row["n"]),
+            f"{row['confidence']:.3f}",
+            f"{row['accuracy']:.3f}",
+        )
+    console.print(curve)
+    thresholds = Table(title="fallback threshold (dev split, both languages)")
+    for column in ("threshold", "asked to clarify", "accuracy of the rest", "wrong, not asked"):
+        thresholds.add_column(column)
+    for row in threshold_table(confidences, correct):
+        thresholds.add_row(
+            f"{row['threshold']:.2f}",
+            f"{row['clarified']:.3f}",
+            f"{row['accuracy_kept']:.3f}",
+            f"{row['wrong_kept']:.3f}",
+        )
+    console.print(thresholds)
+    # What sharpening the ensemble's distribution would do to calibration (the ranking
+    # holds the top 10 intents; the rest is too small to matter once sharpened).
+    from bot.nlu.intent_ensemble import sharpened
+
+    rankings = [r for res in results.values() for r in res["rankings"]]
+    sharpening = Table(title="sharpness of the ensemble (dev split, both languages)")
+    for column in ("sharpness", "ECE", "threshold 0.45: asked", "0.50", "0.55", "0.60"):
+        sharpening.add_column(column)
+    for exponent in (1.0, 1.25, 1.5, 1.75, 2.0, 2.5):
+        tops = []
+        for ranking in rankings:
+            dist = sharpened(ranking, exponent) if ranking else {}
+            tops.append(max(dist.values()) if dist else 0.0)
+        ece_s, _ = reliability(tops, correct)
+        asked = {
+            row["threshold"]: row["clarified"]
+            for row in threshold_table(tops, correct, [0.45, 0.5, 0.55, 0.6])
+        }
+        sharpening.add_row(
+            f"{exponent:.2f}", f"{ece_s:.3f}", *(f"{asked[t]:.3f}" for t in (0.45, 0.5, 0.55, 0.6))
+        )
+    console.print(sharpening)
     for language, r in results.items():
         for text, gold, predicted in r["errors"][: args.errors]:
             console.print(f"{language}: “{text}” expected {gold}, got {predicted}")

@@ -41,6 +41,11 @@ TEST_DIR = PROJECT_ROOT / "tests" / "nlu"
 TEST_SETS = {"held-out": "test_nlu.yml", "paraphrase": "paraphrase.yml"}
 REPORT = PROJECT_ROOT / "bench" / "reports" / "nlu.md"
 IGNORED_ENTITIES = {"language"}
+# Entity types the test sets predate, so never annotate: scored on the development split
+# only (bench/dev_split.py), not charged as false positives on the test sets.
+UNANNOTATED_IN_TEST_SETS = {"device_filter"}
+# Equal-width confidence bins for expected calibration error and the reliability table.
+BINS = 10
 TARGETS = {"intent_accuracy": 0.95, "entity_f1": 0.95, "oos_recall": 0.85}
 console = Console()
 
@@ -84,8 +89,63 @@ def test_set(language: str, name: str) -> Path:
     return TEST_DIR / language / TEST_SETS[name]
 
 
-def evaluate_language(agent: Any, language: str, path: Optional[Path] = None) -> Dict[str, Any]:
-    """Parse every example of `path` (default: the language's held-out set) and score it."""
+def reliability(
+    confidences: List[float], correct: List[bool], bins: int = BINS
+) -> Tuple[float, List[Dict[str, float]]]:
+    """Expected calibration error and the reliability table (equal-width bins).
+
+    ECE is the mean, weighted by how many messages fall in each bin, of the gap between
+    a bin's accuracy and its mean confidence: 0 when a confidence of 0.7 is right 70% of
+    the time.
+    """
+    rows = []
+    ece = 0.0
+    total = len(confidences)
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        inside = [
+            i for i, c in enumerate(confidences) if low <= c < high or (b == bins - 1 and c == 1.0)
+        ]
+        if not inside:
+            continue
+        confidence = sum(confidences[i] for i in inside) / len(inside)
+        accuracy = sum(correct[i] for i in inside) / len(inside)
+        ece += abs(accuracy - confidence) * len(inside) / total
+        rows.append(
+            {"low": low, "high": high, "n": len(inside), "confidence": confidence,
+             "accuracy": accuracy}
+        )  # fmt: skip
+    return ece, rows
+
+
+def threshold_table(
+    confidences: List[float], correct: List[bool], thresholds: Optional[List[float]] = None
+) -> List[Dict[str, float]]:
+    """Per fallback threshold: share of messages asked to clarify, accuracy of the rest."""
+    rows = []
+    for t in thresholds or [x / 100 for x in range(20, 85, 5)]:
+        kept = [ok for c, ok in zip(confidences, correct, strict=True) if c >= t]
+        rows.append(
+            {
+                "threshold": t,
+                "clarified": 1 - len(kept) / len(confidences) if confidences else 0.0,
+                "accuracy_kept": sum(kept) / len(kept) if kept else 1.0,
+                "wrong_kept": sum(not ok for ok in kept) / len(confidences) if confidences else 0.0,
+            }
+        )
+    return rows
+
+
+def evaluate_language(
+    agent: Any,
+    language: str,
+    path: Optional[Path] = None,
+    ignored: Set[str] = IGNORED_ENTITIES | UNANNOTATED_IN_TEST_SETS,
+) -> Dict[str, Any]:
+    """Parse every example of `path` (default: the language's held-out set) and score it.
+
+    `ignored`: entity types left out of the entity scores.
+    """
     from sklearn.metrics import accuracy_score, f1_score
 
     examples = load_examples(path or test_set(language, "held-out"))
@@ -95,15 +155,25 @@ def evaluate_language(agent: Any, language: str, path: Optional[Path] = None) ->
     fn: Counter = Counter()
     errors = []
     entity_errors = []
+    confidences: List[float] = []
+    rankings: List[Dict[str, float]] = []
     loop = asyncio.new_event_loop()
     for text, intent, gold in track(examples, description=f"parsing {language}", console=console):
         parsed = loop.run_until_complete(agent.parse_message(text))
         predicted = parsed["intent"]["name"]
+        confidence = float(parsed["intent"].get("confidence") or 0.0)
         if predicted == "nlu_fallback":
-            ranking = [
-                r["name"] for r in parsed.get("intent_ranking", []) if r["name"] != "nlu_fallback"
-            ]
-            predicted = ranking[0] if ranking else predicted
+            ranking = [r for r in parsed.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
+            if ranking:
+                predicted, confidence = ranking[0]["name"], float(ranking[0]["confidence"])
+        confidences.append(confidence)
+        rankings.append(
+            {
+                r["name"]: float(r["confidence"])
+                for r in parsed.get("intent_ranking", [])
+                if r["name"] != "nlu_fallback"
+            }
+        )
         gold_intents.append(intent)
         predicted_intents.append(predicted)
         if predicted != intent:
@@ -111,8 +181,9 @@ def evaluate_language(agent: Any, language: str, path: Optional[Path] = None) ->
         found = {
             (e["entity"], normalized(e["entity"], e.get("value")))
             for e in parsed.get("entities", [])
-            if e["entity"] not in IGNORED_ENTITIES
+            if e["entity"] not in ignored
         }
+        gold = {(entity, value) for entity, value in gold if entity not in ignored}
         if found != gold:
             entity_errors.append((text, sorted(gold - found), sorted(found - gold)))
         for entity, _ in found & gold:
@@ -140,6 +211,8 @@ def evaluate_language(agent: Any, language: str, path: Optional[Path] = None) ->
         for g, p in zip(gold_intents, predicted_intents, strict=True)
         if g == "out_of_scope"
     ]
+    correct = [g == p for g, p in zip(gold_intents, predicted_intents, strict=True)]
+    ece, bins = reliability(confidences, correct)
     return {
         "examples": len(examples),
         "intent_accuracy": accuracy_score(gold_intents, predicted_intents),
@@ -151,6 +224,12 @@ def evaluate_language(agent: Any, language: str, path: Optional[Path] = None) ->
         "entities": entities,
         "errors": errors,
         "entity_errors": entity_errors,
+        "ece": ece,
+        "reliability": bins,
+        "confidences": confidences,
+        "correct": correct,
+        "rankings": rankings,
+        "gold": gold_intents,
     }
 
 
@@ -218,7 +297,9 @@ def weighted_f1(report: Dict[str, Any], labels: Optional[Set[str]]) -> float:
 def summary_table(results: Dict[str, Dict[str, Any]], title: str) -> Table:
     """One row per language: examples, intent accuracy, macro-F1, OOS recall, entity F1."""
     table = Table(title=title)
-    for column in ("language", "examples", "intent acc", "macro-F1", "oos recall", "entity F1"):
+    for column in (
+        "language", "examples", "intent acc", "macro-F1", "oos recall", "entity F1", "ECE"
+    ):  # fmt: skip
         table.add_column(column)
     for language, r in results.items():
         table.add_row(
@@ -228,6 +309,7 @@ def summary_table(results: Dict[str, Dict[str, Any]], title: str) -> Table:
             f"{r['intent_macro_f1']:.3f}",
             f"{r['oos_recall']:.3f}",
             f"{r['entity_f1']:.3f}",
+            f"{r['ece']:.3f}" if "ece" in r else "—",
         )
     return table
 
@@ -245,14 +327,16 @@ def write_report(
         "descriptions by someone who had not seen the training data).",
         "",
         "| test set | language | examples | intent accuracy | intent macro-F1 | oos recall "
-        "| entity F1 |",
-        "|---|---|---|---|---|---|---|",
+        "| entity F1 | ECE |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, results in sets.items():
         for language, r in results.items():
+            ece = f"{r['ece']:.3f}" if "ece" in r else "—"
             lines.append(
                 f"| {name} | {language} | {r['examples']} | {r['intent_accuracy']:.3f} | "
-                f"{r['intent_macro_f1']:.3f} | {r['oos_recall']:.3f} | {r['entity_f1']:.3f} |"
+                f"{r['intent_macro_f1']:.3f} | {r['oos_recall']:.3f} | {r['entity_f1']:.3f} | "
+                f"{ece} |"
             )
     columns = [(name, language) for name, results in sets.items() for language in results]
     lines += [
@@ -269,6 +353,33 @@ def write_report(
             e = sets[name][language]["entities"].get(entity)
             cells.append(f"{e['f1']:.3f} (n={e['support']})" if e else "—")
         lines.append(f"| {entity} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Confidence: the top intent's confidence after the ensemble (what FallbackClassifier "
+        f"judges). ECE is the expected calibration error over {BINS} equal-width bins. "
+        "Entity types the test sets do not annotate "
+        f"({', '.join(sorted(UNANNOTATED_IN_TEST_SETS))}) are scored on the development "
+        "split only. Reliability (accuracy / mean confidence, n) per confidence bin:",
+        "",
+        "| bin | " + " | ".join(f"{name} {language}" for name, language in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for b in range(BINS):
+        low = b / BINS
+        cells = []
+        for name, language in columns:
+            row = next(
+                (
+                    x
+                    for x in sets[name][language].get("reliability", [])
+                    if abs(x["low"] - low) < 1e-9
+                ),
+                None,
+            )
+            cells.append(
+                f"{row['accuracy']:.2f} / {row['confidence']:.2f} ({row['n']})" if row else "—"
+            )
+        lines.append(f"| {low:.1f}–{low + 1 / BINS:.1f} | " + " | ".join(cells) + " |")
     if cv:
         lines += [
             "",

@@ -134,6 +134,23 @@ def _cmd_assistant(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prune(args: argparse.Namespace) -> int:
+    from bot import retention
+
+    settings = load_settings()
+    days = (
+        settings.conversation_retention_days
+        if args.older_than_days is None
+        else args.older_than_days
+    )
+    if days < 1:
+        print("refused: the retention period must be at least 1 day", file=sys.stderr)
+        return 2
+    result = retention.run(settings.tracker_store_url, older_than_days=days, dry_run=args.dry_run)
+    print(retention.describe(result, days))
+    return 0
+
+
 def _cmd_run(_: argparse.Namespace) -> int:
     from bot.run import run_all
 
@@ -157,6 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--model", required=True, help="the trained model (.tar.gz)")
     serve.add_argument("--endpoints", required=True, help="Rasa's endpoints file")
     commands.add_parser("run", help="start every part and print where each one is")
+    prune = commands.add_parser(
+        "prune-conversations",
+        help="delete conversations whose last event is older than the retention period",
+    )
+    prune.add_argument(
+        "--older-than-days",
+        type=int,
+        help="the retention period in days (default: CONVERSATION_RETENTION_DAYS, 90)",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="count only; delete nothing")
     return parser
 
 
@@ -170,6 +197,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "actions": _cmd_actions,
         "assistant": _cmd_assistant,
         "run": _cmd_run,
+        "prune-conversations": _cmd_prune,
     }[args.command]
     try:
         return handler(args)

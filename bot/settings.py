@@ -103,6 +103,20 @@ class Settings:
     slack_service_secret: Optional[str] = None
     # Slack's Web API; tests point it at a local fake (Slack cannot be reached from them).
     slack_api_url: Optional[str] = None
+    # The handoff desk (bot/handoff): the Slack channel told of each new handoff (id or name;
+    # none: the agent console only); how long a handoff waits unclaimed before the customer is
+    # offered a service request instead; how long a claimed handoff survives its agent's
+    # silence (console closed, connection lost) before it goes back to the queue; the average
+    # time an agent spends on one, which the expected wait is made of until the desk has its
+    # own history; how often the assistant looks at a waiting or held handoff for news.
+    slack_support_channel: Optional[str] = None
+    handoff_unclaimed_seconds: int = 300
+    handoff_agent_grace_seconds: int = 60
+    handoff_average_seconds: int = 240
+    handoff_poll_seconds: float = 2.0
+    # Conversations whose last event is older than this many days are deleted by
+    # `python -m bot prune-conversations` (bot/retention.py); the audit log never is.
+    conversation_retention_days: int = 90
 
     @property
     def slack_configured(self) -> bool:
@@ -314,6 +328,12 @@ def load_settings(
             None if slack_service_secret in PLACEHOLDER_SECRETS else slack_service_secret
         ),
         slack_api_url=merged.get("SLACK_API_URL") or None,
+        slack_support_channel=merged.get("SLACK_SUPPORT_CHANNEL") or None,
+        handoff_unclaimed_seconds=_int(merged, "HANDOFF_UNCLAIMED_SECONDS", 300),
+        handoff_agent_grace_seconds=_int(merged, "HANDOFF_AGENT_GRACE_SECONDS", 60),
+        handoff_average_seconds=_int(merged, "HANDOFF_AVERAGE_SECONDS", 240),
+        handoff_poll_seconds=_int(merged, "HANDOFF_POLL_MS", 2000) / 1000,
+        conversation_retention_days=_int(merged, "CONVERSATION_RETENTION_DAYS", 90),
     )
 
 

@@ -39,7 +39,9 @@ def warnings_of(output: str) -> List[str]:
 @cache
 def responses_sent_by_actions() -> List[Pattern[str]]:
     patterns = []
-    for path in (PROJECT_ROOT / "actions").glob("*.py"):
+    # The actions, and the handoff desk, which says its notices outside a turn.
+    code = [*(PROJECT_ROOT / "actions").glob("*.py"), *(PROJECT_ROOT / "bot/handoff").glob("*.py")]
+    for path in code:
         for name in RESPONSE_IN_CODE.findall(path.read_text(encoding="utf-8")):
             parts = re.split(r"\{[^}]*\}", name)
             patterns.append(re.compile("[a-z_]+".join(map(re.escape, parts)) + "$"))

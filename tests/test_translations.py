@@ -187,6 +187,8 @@ SAMPLES: Dict[str, Sample] = {
     "max": lambda lang: "80",
     "methods": lambda lang: _lines(f"Visa •••• 4242 exp 08/28 · {i18n.status('expired', lang)}"),
     "minutes": lambda lang: "15",
+    "position": lambda lang: "2",
+    "agent": lambda lang: "Sam",
     "name": lambda lang: "Diego Domínguez",
     "new": lambda lang: "+52 55 1234 5678",
     "number": lambda lang: "INV-10000003",

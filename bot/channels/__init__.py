@@ -19,7 +19,7 @@ class LayerChannel(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> InputChannel:
         # Keys and secrets come from the one settings object, never from credentials.yml.
-        return cls(ChatLayer.from_settings(load_settings()))
+        return cls(ChatLayer.shared(load_settings()))
 
 
 def domain_responses(app: Any) -> Dict[str, Any]:

@@ -44,9 +44,17 @@ class SlackBridgeInput(LayerChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("slack_bridge_webhook", __name__)
-        # Only `handle` is used: pushed messages reach Slack through the Slack app's own
-        # subscription (bot/slack/relay.py), so this layer's push hub is never started.
+        # Pushed messages reach Slack through the Slack app's own subscription
+        # (bot/slack/relay.py); the layer is started for the handoff desk's side of a turn.
         layer = self.layer
+
+        @hook.listener("before_server_start")
+        async def start_layer(*_: Any) -> None:
+            await layer.start()
+
+        @hook.listener("after_server_stop")
+        async def stop_layer(*_: Any) -> None:
+            await layer.close()
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -18,6 +18,7 @@ sends, here:
 Events, client -> server (each answered with an acknowledgement `{"ok": bool, "code"?}`):
     user_uttered  {"message": str, "token"?: str}
     token         {"token": str}                   the page renewed or switched its token
+    typing        {}                               the person is typing (shown to a desk agent)
 Events, server -> client:
     ready         {"signed_in", "language", "conversation"? (anonymous only)}
     history       {"messages": [{"from": "user"|"bot", "text", "buttons"?, "data"?}]}
@@ -54,6 +55,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import domain_responses
+from bot.channels.sockets import SocketBlueprint, socket_server
 from bot.chat.conversations import is_anonymous
 from bot.chat.identity import ChatIdentity, InvalidCredential, SessionExpired
 from bot.chat.layer import MAX_MESSAGE_CHARS, ChatLayer, fixed_reply
@@ -65,8 +67,6 @@ from bot.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 SOCKETIO_PATH = "/widget/socket.io"
 HISTORY_MESSAGES = 60
-# Engine.IO closes a connection whose frame is bigger than this (a message is 2000 characters).
-MAX_FRAME_BYTES = 32 * 1024
 # A person types a few messages a minute: a burst of 6 per socket, then one every 2 s (a
 # socket's own budget; the conversation layer adds the person's and the address's).
 BURST = 6
@@ -131,19 +131,7 @@ class WidgetInput(InputChannel):
         self.connections: Dict[str, Connection] = {}
         self.sockets = RateLimiter(SOCKET_BUDGET)  # by socket id: one tab cannot flood
         self.app: Optional[Sanic] = None
-        manager = (
-            socketio.AsyncRedisManager(settings.redis_url, channel="premier:widget")
-            if settings.redis_url
-            else None
-        )
-        self.sio = socketio.AsyncServer(
-            async_mode="sanic",
-            client_manager=manager,
-            cors_allowed_origins=list(settings.widget_origins),
-            max_http_buffer_size=MAX_FRAME_BYTES,
-            # The Sanic app already has CORS handling of its own for HTTP routes.
-            cors_credentials=False,
-        )
+        self.sio = socket_server(settings, "widget")
 
     @classmethod
     def name(cls) -> str:
@@ -153,7 +141,7 @@ class WidgetInput(InputChannel):
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> InputChannel:
         # Keys, secrets and origins come from the one settings object, never credentials.yml.
         settings = load_settings()
-        return cls(ChatLayer.from_settings(settings), settings)
+        return cls(ChatLayer.shared(settings), settings)
 
     # --- connection lifecycle -------------------------------------------------------------
 
@@ -271,6 +259,19 @@ class WidgetInput(InputChannel):
             await self.sio.disconnect(sid)
             return {"ok": False, "code": "not_signed_in"}
         connection.identity = identity
+        if self.layer.desk is not None:  # a watch of a held conversation asks with the new one
+            self.layer.desk.refresh(connection.conversation, identity)
+        return {"ok": True}
+
+    async def _typing(self, sid: str, _: Any = None) -> Dict[str, Any]:
+        """The customer is typing: shown to the agent holding the conversation, if any."""
+        connection = self.connections.get(sid)
+        desk = self.layer.desk
+        if connection is None or connection.identity is None or desk is None:
+            return {"ok": False}
+        handoff_id = desk.typing(connection.conversation)
+        if handoff_id is not None:
+            await desk.customer_typing(handoff_id)
         return {"ok": True}
 
     async def _rate_limited(self, sid: str, connection: Connection) -> Dict[str, Any]:
@@ -387,7 +388,7 @@ class WidgetInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         channel = self
-        hook = _SocketBlueprint(self, "widget_socket", __name__)
+        hook = SocketBlueprint(self.sio, SOCKETIO_PATH, "widget_socket", __name__)
 
         @hook.listener("before_server_start")
         async def start_layer(app: Sanic, *_: Any) -> None:
@@ -406,16 +407,5 @@ class WidgetInput(InputChannel):
         self.sio.on("disconnect", self._disconnect)
         self.sio.on("user_uttered", self._receiver(on_new_message))
         self.sio.on("token", self._refresh_token)
+        self.sio.on("typing", self._typing)
         return hook
-
-
-class _SocketBlueprint(Blueprint):
-    """A blueprint that attaches the channel's Socket.IO server to the app it joins."""
-
-    def __init__(self, channel: WidgetInput, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.ctx.channel = channel
-
-    def register(self, app: Sanic, options: Dict[str, Any]) -> None:
-        self.ctx.channel.sio.attach(app, SOCKETIO_PATH)
-        super().register(app, options)

@@ -11,13 +11,21 @@ A message passes through it like this:
       <- ReplyCollector: each bot message as one Reply (text, buttons, data)
     and later, outside a turn:
       PushHub.publish(conversation, reply) -> every open connection of that conversation
+
+While a person at the handoff desk holds a conversation (`bot.handoff`), the layer hands
+the customer's messages to the desk instead of to Rasa: the assistant stays silent until the
+agent closes the handoff.
+
+One layer per process (`ChatLayer.shared`): every channel of the Rasa server uses the same
+push hub, so a message pushed by one (the agent console) reaches connections held by another
+(the widget) even without Redis.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Mapping, Optional
 
 from rasa.core.channels.channel import UserMessage
 
@@ -31,6 +39,9 @@ from bot.chat.replies import Reply
 from bot.language import detect_language
 from bot.ratelimit import CallerLimits
 from bot.settings import Settings
+
+if TYPE_CHECKING:  # the desk imports the layer's types; the layer only holds one
+    from bot.handoff.desk import HandoffDesk
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 2000
@@ -46,27 +57,44 @@ class ChatTurn:
     identity: Optional[ChatIdentity] = None
 
 
-def fixed_reply(responses: Mapping[str, Any], name: str, language: str) -> Reply:
+def fixed_reply(responses: Mapping[str, Any], name: str, language: str, **values: Any) -> Reply:
     """A domain response chosen without running the assistant (e.g. "please sign in again").
 
     The text still comes from the domain: the variation whose `language` slot
-    condition matches, else the one without a condition.
+    condition matches, else the one without a condition. `values` fill its
+    `{placeholders}` (and those of its buttons), as Rasa fills them from slots.
     """
     variations = responses.get(name) or []
-    fallback = None
+    chosen = fallback = None
     for variation in variations:
         conditions = variation.get("condition") or []
         if not conditions:
             fallback = fallback or variation
         elif any(c.get("name") == "language" and c.get("value") == language for c in conditions):
-            return Reply(text=variation.get("text", ""))
-    if fallback is None:
+            chosen = variation
+            break
+    chosen = chosen or fallback
+    if chosen is None:
         raise KeyError(f"the domain has no response {name}")
-    return Reply(text=fallback.get("text", ""))
+    buttons = [
+        {"title": _fill(b.get("title", ""), values), "payload": _fill(b.get("payload", ""), values)}
+        for b in chosen.get("buttons") or []
+    ]
+    return Reply(text=_fill(chosen.get("text", ""), values), buttons=buttons)
+
+
+def _fill(template: str, values: Mapping[str, Any]) -> str:
+    """`{name}` replaced by its value; unknown names are left as they are (like Rasa)."""
+    for key, value in values.items():
+        template = template.replace("{" + key + "}", str(value))
+    return template
+
+
+_SHARED: Dict[str, ChatLayer] = {}
 
 
 class ChatLayer:
-    """One per server process: the verifier, the conversation rule and the push hub."""
+    """One per server process: the verifier, the conversation rule, the push hub, the desk."""
 
     def __init__(
         self,
@@ -74,21 +102,36 @@ class ChatLayer:
         anonymous: AnonymousConversations,
         push: PushHub,
         limits: Optional[CallerLimits] = None,
+        desk: Optional[HandoffDesk] = None,
     ):
-        """`limits`: messages a minute per person and per address (None: unlimited)."""
+        """`limits`: messages a minute per person and per address (None: unlimited).
+        `desk`: the handoff desk's side in this process (None: no handoffs)."""
         self.verifier = verifier
         self.anonymous = anonymous
         self.push = push
         self.limits = limits
+        self.desk = desk
+        self._users = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChatLayer:
+        from bot.handoff.desk import HandoffDesk
+
+        push = push_hub_from_url(settings.redis_url)
         return cls(
             Verifier(settings.token_verification_key(), max_session=settings.session_max),
             AnonymousConversations(settings.chat_secret),
-            push_hub_from_url(settings.redis_url),
+            push,
             CallerLimits.per_minute(settings.chat_rate_person, settings.chat_rate_address),
+            HandoffDesk.from_settings(settings, push),
         )
+
+    @classmethod
+    def shared(cls, settings: Settings) -> ChatLayer:
+        """The process's layer: built by the first channel that asks, shared by the others."""
+        if "process" not in _SHARED:
+            _SHARED["process"] = cls.from_settings(settings)
+        return _SHARED["process"]
 
     def admit(self, identity: Optional[ChatIdentity], address: Optional[str]) -> None:
         """Spend one message of the sender's budget: the person's, or the address's if anonymous.
@@ -104,10 +147,23 @@ class ChatLayer:
             self.limits.check_person(identity.user_id)
 
     async def start(self) -> None:
-        await self.push.start()
+        """Start the push hub (and the desk) once, however many channels share the layer."""
+        self._users += 1
+        if self._users == 1:
+            await self.push.start()
+            if self.desk is not None:
+                await self.desk.start()
 
     async def close(self) -> None:
+        """Close when the last channel that started the layer stops."""
+        self._users -= 1
+        if self._users > 0:
+            return
+        if self.desk is not None:
+            await self.desk.close()
         await self.push.close()
+        if _SHARED.get("process") is self:
+            del _SHARED["process"]
 
     def conversation_of(
         self,
@@ -163,6 +219,13 @@ class ChatLayer:
             return ChatTurn(conversation="", replies=[reply])
         self.admit(identity, address)
         conversation = self.conversation_of(identity, thread=thread, anonymous_id=anonymous_id)
+        if identity is not None and self.desk is not None:
+            held = await self.desk.relay_customer(identity, conversation, text, responses)
+            if held is not None:  # a person holds the conversation: the assistant is silent
+                for reply in held:
+                    if forward is not None:
+                        await forward(reply)
+                return ChatTurn(conversation, held, identity)
         metadata = ChatMetadata(
             channel=channel,
             conversation=conversation,
@@ -183,6 +246,8 @@ class ChatLayer:
                 metadata=metadata.to_message(),
             )
         )
+        if identity is not None and self.desk is not None:
+            await self.desk.observe(identity, conversation, channel, collector.replies)
         return ChatTurn(conversation, collector.replies, identity)
 
     def push_payload(self, conversation: str, replies: List[Reply]) -> List[Dict[str, Any]]:

@@ -101,7 +101,8 @@ class ConfirmationData:
         return {"type": "confirmation", "version": DATA_VERSION, **_clean(asdict(self))}
 
 
-DATA_TYPES = frozenset({"list", "card", "confirmation"})
+# "handoff": the assistant opened a handoff (`actions/handoff.py`); the layer's desk reads it.
+DATA_TYPES = frozenset({"list", "card", "confirmation", "handoff"})
 
 
 @dataclass

@@ -3,8 +3,10 @@
 Build one `AccountServices` per process (it owns the connection pool), then
 call as a person with `services.as_user(token)` (or `as_user(token, account_id=...)`
 to act in another of the person's accounts for those calls: the services check
-the membership on every request). Results are the services' own wire models
-(`bot.services.schemas`); failures raise `bot.client.errors`. Reads, and writes
+the membership on every request; a support agent reads a customer's account,
+read-only, with `as_user(token, handoff=<id>)` while holding that handoff).
+Results are the services' own wire models (`bot.services.schemas`); failures
+raise `bot.client.errors`. Reads, and writes
 carrying an idempotency key, are retried on a refused connection and 502/503/504;
 nothing else is. A call that gets no answer within `timeout` is not retried (the
 person is waiting), and a circuit breaker (`bot.client.breaker`) makes calls fail
@@ -21,13 +23,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, TypeVar
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar
 
 import httpx
 from pydantic import BaseModel, parse_obj_as
 
 from bot.client.breaker import CircuitBreaker
-from bot.client.errors import AccountServicesError, Unavailable, error_for
+from bot.client.errors import AccountServicesError, NotFound, Unavailable, error_for
 from bot.services import schemas as s
 
 T = TypeVar("T")
@@ -82,13 +84,17 @@ class AccountServices:
         account_id: Optional[int] = None,
         user_id: Optional[int] = None,
         channel: Optional[str] = None,
+        handoff: Optional[int] = None,
     ) -> AccountSession:
         """Calls as the token's person; in `account_id` when given (one of theirs).
 
         `user_id` (from the verified token) lets `me()` be answered from the cache;
-        `channel` is the chat channel the person is using, for the services' audit log.
+        `channel` is the chat channel the person is using, for the services' audit log;
+        `handoff` (a support agent's) reads that handoff's account through its grant.
         """
-        return AccountSession(self, token, account_id=account_id, user_id=user_id, channel=channel)
+        return AccountSession(
+            self, token, account_id=account_id, user_id=user_id, channel=channel, handoff=handoff
+        )
 
     def cached_me(self, key: Tuple[int, Optional[int]]) -> Optional[s.Me]:
         entry = self._me_cache.get(key)
@@ -124,6 +130,7 @@ class AccountServices:
         idempotency_key: Optional[str] = None,
         account_id: Optional[int] = None,
         channel: Optional[str] = None,
+        handoff: Optional[int] = None,
         retry: bool = True,
     ) -> Any:
         """Send one call; returns the decoded JSON body or raises the matching error."""
@@ -132,6 +139,8 @@ class AccountServices:
             headers["Authorization"] = f"Bearer {token}"
         if account_id is not None:
             headers[s.ACCOUNT_HEADER] = str(account_id)
+        if handoff is not None:
+            headers[s.HANDOFF_HEADER] = str(handoff)
         if channel is not None:
             headers[s.CHANNEL_HEADER] = channel
         if idempotency_key:
@@ -189,12 +198,14 @@ class AccountSession:
         account_id: Optional[int] = None,
         user_id: Optional[int] = None,
         channel: Optional[str] = None,
+        handoff: Optional[int] = None,
     ):
         self._services = services
         self.token = token
         self.account_id = account_id
         self.user_id = user_id
         self.channel = channel
+        self.handoff_grant = handoff
 
     def in_account(self, account_id: Optional[int]) -> AccountSession:
         """The same person acting in another of their accounts."""
@@ -204,6 +215,7 @@ class AccountSession:
             account_id=account_id,
             user_id=self.user_id,
             channel=self.channel,
+            handoff=self.handoff_grant,
         )
 
     async def _get(self, path: str, model: Type[T], **params: Any) -> T:
@@ -215,6 +227,7 @@ class AccountSession:
             params=clean or None,
             account_id=self.account_id,
             channel=self.channel,
+            handoff=self.handoff_grant,
         )
         return parse_obj_as(model, data)
 
@@ -237,6 +250,7 @@ class AccountSession:
                 idempotency_key=key,
                 account_id=self.account_id,
                 channel=self.channel,
+                handoff=self.handoff_grant,
                 retry=retry,
             )
         finally:
@@ -470,3 +484,95 @@ class AccountSession:
 
     async def report(self, report_id: int) -> s.ReportOut:
         return await self._get(f"/reports/{report_id}", s.ReportOut)
+
+    # the handoff desk: the customer's side ----------------------------------------------------
+    async def open_handoff(
+        self,
+        conversation_id: str,
+        *,
+        channel: str,
+        language: str,
+        reason: str,
+        topic: Optional[str] = None,
+        slots: Optional[Mapping[str, Any]] = None,
+        transcript: Sequence[Mapping[str, Any]] = (),
+        idempotency_key: Optional[str] = None,
+    ) -> s.HandoffStatus:
+        """Hand the conversation to the desk; this conversation's open handoff if it has one.
+
+        `transcript`: `{who, text, at}` lines (`at` a datetime or an ISO string). Asking
+        twice answers the same handoff, so a retry cannot open a second one.
+        """
+        lines = [
+            {**line, "at": line["at"].isoformat()}
+            if isinstance(line.get("at"), dt.datetime)
+            else dict(line)
+            for line in transcript
+        ]
+        body = {
+            "conversation_id": conversation_id,
+            "channel": channel,
+            "language": language,
+            "reason": reason,
+            "topic": topic,
+            "slots": dict(slots or {}),
+            "transcript": lines,
+        }
+        return await self._post("/handoffs", s.HandoffStatus, body, key=idempotency_key)
+
+    async def current_handoff(self, conversation_id: str) -> Optional[s.HandoffStatus]:
+        """This person's open handoff for the conversation; None when there is none."""
+        try:
+            return await self._get(
+                "/handoffs/current", s.HandoffStatus, conversation_id=conversation_id
+            )
+        except NotFound:
+            return None
+
+    async def handoff(self, handoff_id: int) -> s.HandoffStatus:
+        return await self._get(f"/handoffs/{handoff_id}", s.HandoffStatus)
+
+    async def handoff_message(self, handoff_id: int, text: str) -> s.HandoffMessageOut:
+        """The customer's message to the desk (not retried: it would arrive twice)."""
+        return await self._post(
+            f"/handoffs/{handoff_id}/messages", s.HandoffMessageOut, {"text": text}, retry=False
+        )
+
+    async def cancel_handoff(self, handoff_id: int) -> s.HandoffStatus:
+        return await self._post(f"/handoffs/{handoff_id}/cancel", s.HandoffStatus, None)
+
+    async def handoff_service_request(self, handoff_id: int) -> s.CreatedServiceRequest:
+        """A service request with the transcript instead of waiting (state `converted`)."""
+        return await self._post(
+            f"/handoffs/{handoff_id}/service-request", s.CreatedServiceRequest, None
+        )
+
+    # the handoff desk: the agent's side -----------------------------------------------------
+    async def desk_queue(self) -> s.DeskQueue:
+        """The waiting handoffs and the caller's; also the agent's heartbeat."""
+        return await self._get("/desk/queue", s.DeskQueue)
+
+    async def claim_handoff(self, handoff_id: int) -> s.HandoffDetail:
+        """Raises: AlreadyClaimed (with `claimed_by`) when another agent won."""
+        return await self._post(f"/desk/handoffs/{handoff_id}/claim", s.HandoffDetail, None)
+
+    async def desk_handoff(self, handoff_id: int) -> s.HandoffDetail:
+        return await self._get(f"/desk/handoffs/{handoff_id}", s.HandoffDetail)
+
+    async def desk_say(self, handoff_id: int, text: str) -> s.HandoffMessageOut:
+        """The agent's message to the customer (not retried: it would arrive twice)."""
+        return await self._post(
+            f"/desk/handoffs/{handoff_id}/messages",
+            s.HandoffMessageOut,
+            {"text": text},
+            retry=False,
+        )
+
+    async def release_handoff(self, handoff_id: int) -> s.HandoffSummary:
+        return await self._post(f"/desk/handoffs/{handoff_id}/release", s.HandoffSummary, None)
+
+    async def close_handoff(
+        self, handoff_id: int, outcome: str, note: Optional[str] = None
+    ) -> s.HandoffDetail:
+        body = {"outcome": outcome, **({"note": note} if note is not None else {})}
+        return await self._post(f"/desk/handoffs/{handoff_id}/close", s.HandoffDetail, body)

@@ -7,6 +7,7 @@ AccountServicesError
 ├── Forbidden          the permission table refuses; `reason` says which rule
 ├── NotFound           no such object in this account (or another account's)
 ├── Conflict           the change cannot be made in the current state
+│   └── AlreadyClaimed another agent claimed the handoff first; `claimed_by` names them
 └── InvalidRequest     a value has the wrong shape; `fields` lists them
 """
 
@@ -25,11 +26,13 @@ class AccountServicesError(Exception):
         *,
         status: Optional[int] = None,
         details: Optional[Dict[str, Any]] = None,
+        code: str = "",
     ):
         super().__init__(message)
         self.message = message
         self.status = status
         self.details = details or {}
+        self.code = code  # the services' error code ("not_your_handoff", ...); "" if none
 
 
 class Unavailable(AccountServicesError):
@@ -74,6 +77,12 @@ class Conflict(AccountServicesError):
         return str(self.details.get("reason", ""))
 
 
+class AlreadyClaimed(Conflict):
+    @property
+    def claimed_by(self) -> str:
+        return str(self.details.get("claimed_by", ""))
+
+
 class InvalidRequest(AccountServicesError):
     @property
     def fields(self) -> List[Dict[str, str]]:
@@ -93,9 +102,9 @@ def error_for(status: int, body: Any) -> AccountServicesError:
     elif status == 404:
         cls = NotFound
     elif status == 409:
-        cls = Conflict
+        cls = AlreadyClaimed if code == "already_claimed" else Conflict
     elif status >= 500:
         cls = Unavailable
     else:
         cls = InvalidRequest
-    return cls(message, status=status, details=details)
+    return cls(message, status=status, details=details, code=code)

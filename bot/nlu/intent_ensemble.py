@@ -36,6 +36,15 @@ MODEL_FILE = "intent_ensemble.skops"
 TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.")
 
 
+def sharpened(distribution: Dict[str, float], sharpness: float) -> Dict[str, float]:
+    """Each probability to the power `sharpness`, renormalised (1.0: unchanged)."""
+    if sharpness == 1.0:
+        return distribution
+    powered = {name: max(p, 0.0) ** sharpness for name, p in distribution.items()}
+    total = sum(powered.values())
+    return {name: p / total for name, p in powered.items()} if total else distribution
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class IntentEnsemble(GraphComponent):
     @staticmethod
@@ -47,6 +56,10 @@ class IntentEnsemble(GraphComponent):
             "C": 30.0,
             "char_ngrams": [2, 5],
             "ranking_length": 10,
+            # Exponent on the blended distribution (then renormalised): an average of two
+            # models is under-confident, and > 1 sharpens it. Chosen on the development
+            # split for the lowest calibration error (bench/dev_split.py).
+            "sharpness": 1.0,
             "random_state": 42,
         }
 
@@ -144,10 +157,11 @@ class IntentEnsemble(GraphComponent):
         for entry in message.get(INTENT_RANKING_KEY):
             name = entry["name"]
             blended[name] = blended.get(name, 0.0) + (1 - weight) * float(entry["confidence"])
-        ranking = sorted(
-            ({"name": name, "confidence": confidence} for name, confidence in blended.items()),
-            key=lambda entry: -entry["confidence"],
-        )
+        blended = sharpened(blended, self.config["sharpness"])
+        ranking = [
+            {"name": name, "confidence": confidence}
+            for name, confidence in sorted(blended.items(), key=lambda item: -item[1])
+        ]
         message.set(INTENT, ranking[0], add_to_output=True)
         length = self.config["ranking_length"]
         message.set(INTENT_RANKING_KEY, ranking[:length] if length else ranking, add_to_output=True)

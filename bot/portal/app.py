@@ -5,9 +5,12 @@ the person's short-lived token in an HttpOnly cookie and reads everything from t
 account services as that person: it never mints, stores or checks a token itself
 (the services are the only issuer; a token they refuse signs the person out).
 
-    GET  /                 the account home page (the sign-in page when signed out)
+    GET  /                 the account home page (the sign-in page when signed out; the
+                           agent console for a support agent)
+    GET  /desk             the agent console of the handoff desk (support agents only)
     GET  /sign-in          the demo people (refused in production mode)
     GET  /widget.js        the chat widget: one script, the Socket.IO client included
+    GET  /desk.js          the agent console's script, the Socket.IO client included
     GET  /api/session      the token (for the widget), its expiry, /me and the chat address
     POST /api/sign-in      {"email"}: demo sign-in through the services
     POST /api/sign-out
@@ -22,11 +25,12 @@ SameSite=Strict cookie is not the only guard against a forged request.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, Optional
+from typing import Any, AsyncIterator, Dict, List, Optional
 
 import httpx
 from fastapi import FastAPI, Request
@@ -48,6 +52,11 @@ STATIC = Path(__file__).resolve().parent / "static"
 SOCKET_IO_CLIENT = PROJECT_ROOT / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 COOKIE = "premier_portal"
 CSRF_HEADER = "x-portal"
+# The role the agent console is for (the desk socket on the Rasa server refuses anyone else).
+DESK_ROLE = "support_agent"
+# The account areas an agent reads through the handoff's grant: the desk socket's `account`
+# areas, each shown with the columns of the portal's own section of that name.
+DESK_AREAS = ("orders", "invoices", "devices", "contracts", "service_requests")
 
 
 class SignIn(BaseModel):
@@ -58,8 +67,8 @@ class Switch(BaseModel):
     account: constr(min_length=1, max_length=200)  # type: ignore[valid-type]
 
 
-def widget_script() -> str:
-    """The widget as one script: the Socket.IO client (from npm) followed by our code.
+def socket_script(name: str = "widget.js") -> str:
+    """One of our scripts as one file: the Socket.IO client (from npm) followed by our code.
 
     Raises:
         RuntimeError: the npm packages are not installed (`make bootstrap` runs npm ci).
@@ -69,8 +78,36 @@ def widget_script() -> str:
             f"{SOCKET_IO_CLIENT.relative_to(PROJECT_ROOT)} is missing: run `make bootstrap`"
         )
     client = SOCKET_IO_CLIENT.read_text(encoding="utf-8").replace("//# sourceMappingURL=", "//")
-    ours = (STATIC / "widget.js").read_text(encoding="utf-8")
+    ours = (STATIC / name).read_text(encoding="utf-8")
     return f"{client}\n;\n{ours}"
+
+
+def desk_columns() -> Dict[str, List[str]]:
+    """The columns the console shows for each account area (the portal's sections' own)."""
+    sections = {section.name: section for area in AREAS.values() for section in area}
+    return {name: list(sections[name].columns) for name in DESK_AREAS}
+
+
+def notice_page(title: str, paragraphs: str) -> str:
+    """A small page of the portal's look that says one thing (`paragraphs` is HTML)."""
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <link rel="icon" href="data:,">
+  <title>{html.escape(title)} — Premier</title>
+  <link rel="stylesheet" href="/static/portal.css">
+</head>
+<body>
+  <header class="brand-bar"><p class="brand">Premier</p></header>
+  <main class="signin" id="main">
+    <h1>{html.escape(title)}</h1>
+    {paragraphs}
+  </main>
+</body>
+</html>
+"""
 
 
 def _problem(status: int, code: str, message: str) -> JSONResponse:
@@ -79,7 +116,14 @@ def _problem(status: int, code: str, message: str) -> JSONResponse:
 
 def create_app(settings: Settings) -> FastAPI:
     """The portal app; it calls the account services at `settings.services_url`."""
-    script = widget_script()
+    script = socket_script("widget.js")
+    desk_script = socket_script("desk.js")
+    desk_page = (
+        (STATIC / "desk.html")
+        .read_text(encoding="utf-8")
+        # JSON inside a <script> element: "</" could end it, so it is written as "<\/".
+        .replace("{{DESK_COLUMNS}}", json.dumps(desk_columns()).replace("</", "<\\/"))
+    )
     secure_cookie = settings.portal_origin.startswith("https://")
 
     @asynccontextmanager
@@ -142,11 +186,73 @@ def create_app(settings: Settings) -> FastAPI:
     async def health() -> Dict[str, str]:
         return {"status": "ok"}
 
+    class SignedOut(Exception):
+        """No token, or one the services refuse."""
+
+    async def signed_in_person(request: Request) -> Optional[Dict[str, Any]]:
+        """The signed-in person (`/me`); None when the services cannot say who it is now.
+
+        Raises:
+            SignedOut: no token, or the services refuse it.
+        """
+        if token_of(request) is None:
+            raise SignedOut
+        try:
+            answer = await as_person(request, "GET", "/me")
+        except httpx.HTTPError:
+            log.warning("portal: the account services did not answer /me", exc_info=True)
+            return None
+        if answer.status_code == 401:
+            raise SignedOut
+        if answer.status_code != 200:
+            return None
+        person: Dict[str, Any] = answer.json()
+        return person
+
+    def to_sign_in() -> Response:
+        reply = RedirectResponse("/sign-in", status_code=303)
+        reply.delete_cookie(COOKIE, path="/")
+        return reply
+
     @app.get("/", response_model=None)
     async def home(request: Request) -> Response:
-        if token_of(request) is None:
-            return RedirectResponse("/sign-in", status_code=303)
+        try:
+            person = await signed_in_person(request)
+        except SignedOut:
+            return to_sign_in()
+        if person is not None and person.get("role") == DESK_ROLE:
+            return RedirectResponse("/desk", status_code=303)
+        # (When the services are down the page itself says so, as it always has.)
         return FileResponse(STATIC / "home.html")
+
+    @app.get("/desk", response_model=None)
+    async def desk(request: Request) -> Response:
+        """The agent console; anyone else is told it is for the support team."""
+        try:
+            person = await signed_in_person(request)
+        except SignedOut:
+            return to_sign_in()
+        if person is None:
+            page = notice_page(
+                "The support desk is not available",
+                "<p>The portal cannot reach the account services right now. "
+                "Reload the page in a moment.</p>",
+            )
+            return HTMLResponse(page, status_code=503, headers={"Retry-After": "5"})
+        if person.get("role") != DESK_ROLE:
+            who = html.escape(f"{person.get('name')} ({person.get('email')})")
+            page = notice_page(
+                "This page is for the support team",
+                "<p>The support desk is where Premier support agents answer customers' "
+                f"conversations. You are signed in as {who}, who is not a support agent.</p>"
+                '<p><a href="/">Go to your account home</a></p>',
+            )
+            return HTMLResponse(page, status_code=403)
+        return HTMLResponse(desk_page)
+
+    @app.get("/desk.js")
+    async def desk_js() -> Response:
+        return Response(desk_script, media_type="text/javascript; charset=utf-8")
 
     @app.get("/sign-in", response_model=None)
     async def sign_in_page() -> Response:

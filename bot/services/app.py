@@ -23,7 +23,17 @@ from bot.services.db import create_engine
 from bot.services.edge import AddressRateLimit, HeaderLimit, NoStore
 from bot.services.errors import PayloadTooLarge, ServiceError
 from bot.services.routes import demo as demo_sign_in
-from bot.services.routes import devices, downloads, invoices, me, orders, reports, support, users
+from bot.services.routes import (
+    devices,
+    downloads,
+    handoffs,
+    invoices,
+    me,
+    orders,
+    reports,
+    support,
+    users,
+)
 from bot.services.routes import settings as settings_area
 from bot.services.routes import slack as slack_link
 from bot.settings import Settings
@@ -156,6 +166,7 @@ def create_app(settings: Settings, engine: Optional[Engine] = None) -> FastAPI:
         invoices,
         devices,
         support,
+        handoffs,
         reports,
         downloads,
         demo_sign_in,

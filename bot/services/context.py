@@ -8,8 +8,9 @@ deactivated user takes effect at once.
 from __future__ import annotations
 
 import datetime as dt
+import inspect as pyinspect
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Tuple, Type, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar
 
 from fastapi import Depends, Header, Request
 from sqlalchemy import inspect, select
@@ -17,13 +18,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from bot import tokens
-from bot.policy import Subject, load_table
+from bot.policy import Decision, Reason, Subject, load_table
 from bot.ratelimit import RateLimited
 from bot.services import audit, downloads
 from bot.services import models as m
 from bot.services import schemas as s
 from bot.services.errors import (
     Forbidden,
+    NoHandoffGrant,
     NotFound,
     SessionEndedError,
     TokenExpiredError,
@@ -34,6 +36,9 @@ from bot.settings import Settings
 
 T = TypeVar("T")
 IdempotencyKey = Header(None, alias=s.IDEMPOTENCY_HEADER)
+# What a support agent is treated as while reading a customer's account through a handoff:
+# the vendor's read-only view, so every write stays refused by the permission table.
+GRANT_ROLE = "account_team"
 
 
 @dataclass
@@ -46,6 +51,8 @@ class Principal:
     channel: str
     # What the bearer token said, its session included: a renewed or switched token keeps it.
     token: Optional[tokens.Identity] = None
+    # The handoff whose grant admits a support agent to `account` for this request.
+    handoff_id: Optional[int] = None
 
     @property
     def role(self) -> Optional[str]:
@@ -57,7 +64,7 @@ class Principal:
 
     def subject(self) -> Subject:
         return Subject(
-            role=self.role,
+            role=GRANT_ROLE if self.handoff_id is not None else self.role,
             user_flags=self.user.flags,
             account_type=self.account.type if self.account else None,
             country=self.account.country if self.account else None,
@@ -232,6 +239,50 @@ def resolve_principal(
     )
 
 
+def requested_handoff(request: Request) -> Optional[int]:
+    """The `Premier-Handoff` header: the handoff a support agent reads an account through.
+
+    Raises:
+        Unauthorized: the header is not a plain handoff id.
+    """
+    raw = request.headers.get(s.HANDOFF_HEADER)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and 0 < len(raw) <= 10) or not 0 < int(raw) <= s.MAX_ID:
+        raise Unauthorized(f"the {s.HANDOFF_HEADER} header must be a handoff id")
+    return int(raw)
+
+
+def admit_through_handoff(
+    session: Session, settings: Settings, principal: Principal, handoff_id: int
+) -> None:
+    """Put `principal` (a support agent) in the account of the handoff they hold, read-only.
+
+    Admitted only while this agent holds that handoff (state `claimed`, and for a console
+    claim, not silent past the grace period: such a claim is going back to the queue).
+    The agent then acts with no membership, as the vendor's read-only view (`GRANT_ROLE`).
+
+    Raises:
+        NoHandoffGrant: not a support agent, or not holding that handoff now.
+    """
+    handoff = session.get(m.Handoff, handoff_id)
+    held = (
+        principal.user.staff_role == "support_agent"
+        and principal.membership is None
+        and handoff is not None
+        and handoff.state == "claimed"
+        and handoff.agent_id == principal.user.id
+        and not handoff.agent_away(m.utcnow(), settings.handoff_agent_grace_seconds)
+    )
+    if not held or handoff is None:
+        raise NoHandoffGrant(
+            f"you do not hold handoff {handoff_id}: its account is not open to you",
+            handoff_id=handoff_id,
+        )
+    principal.account = handoff.account
+    principal.handoff_id = handoff.id
+
+
 def entered_channel(request: Request) -> str:
     """Where the request entered the product, for the audit log.
 
@@ -252,6 +303,7 @@ def get_principal(request: Request, session: Session = Depends(get_session)) -> 
         principal = resolve_principal(
             session, request.app.state.settings, token, requested_account(request)
         )
+        handoff_id = requested_handoff(request)
     except Unauthorized as refused:
         address = client_address(request)
         request.app.state.audit.submit_anonymous(
@@ -265,6 +317,18 @@ def get_principal(request: Request, session: Session = Depends(get_session)) -> 
         raise
     _within_budget(lambda: request.app.state.limits.check_person(principal.user.id))
     principal.channel = entered_channel(request)
+    if handoff_id is not None:
+        try:
+            admit_through_handoff(session, request.app.state.settings, principal, handoff_id)
+        except NoHandoffGrant:
+            request.app.state.audit.submit(
+                principal,
+                action="handoff_access",
+                target=f"{request.method} {request.url.path}",
+                outcome="denied",
+                detail={"handoff_id": handoff_id, "reason": NoHandoffGrant.code},
+            )
+            raise
     return principal
 
 
@@ -309,6 +373,14 @@ def require(capability: str) -> Callable[..., Ctx]:
         principal: Principal = Depends(get_principal),
     ) -> Ctx:
         decision = load_table().decide(capability, principal.subject())
+        if principal.handoff_id is not None:  # every read through a handoff's grant
+            request.app.state.audit.submit(
+                principal,
+                action="handoff_access",
+                target=f"{request.method} {request.url.path}",
+                outcome="ok" if decision.allowed else "denied",
+                detail={"handoff_id": principal.handoff_id, "capability": capability},
+            )
         if not decision.allowed:
             engine = request.app.state.engine
             audit.record_now(
@@ -328,4 +400,49 @@ def require(capability: str) -> Callable[..., Ctx]:
             request.app.state.audit,
         )
 
+    return dependency
+
+
+def require_staff(
+    capability: str, *, validated: Sequence[pyinspect.Parameter] = ()
+) -> Callable[..., Ctx]:
+    """A dependency for vendor staff's own tools (the handoff desk), which hold no account data.
+
+    The permission table names the roles; its account rules do not apply, since staff have
+    no account (`PermissionTable.decide` refuses anyone without one). `validated` are the
+    route's own path and body parameters: declared here too, a request that fails to
+    validate is answered 422 before the caller's role is looked at, as `require` does for
+    the routes it admits.
+    """
+    roles = load_table().capability(capability).roles  # fail at import of the route
+
+    def dependency(
+        request: Request,
+        session: Session = Depends(get_session),
+        principal: Principal = Depends(get_principal),
+        **_: Any,
+    ) -> Ctx:
+        if principal.user.staff_role not in roles or principal.membership is not None:
+            decision = Decision(capability, False, Reason.ROLE, tuple(sorted(roles)))
+            audit.record_now(
+                request.app.state.engine,
+                principal,
+                action=capability,
+                outcome="denied",
+                detail={"reason": Reason.ROLE.value},
+            )
+            raise Forbidden(decision, site_admins(session, principal.account_id))
+        return Ctx(
+            session,
+            principal,
+            request.app.state.settings,
+            request.app.state.engine,
+            capability,
+            request.app.state.audit,
+        )
+
+    own = [
+        p for p in pyinspect.signature(dependency).parameters.values() if p.kind != p.VAR_KEYWORD
+    ]
+    dependency.__signature__ = pyinspect.Signature([*own, *validated])  # type: ignore[attr-defined]
     return dependency

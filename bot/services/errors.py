@@ -74,6 +74,37 @@ class Conflict(ServiceError):
     code = "conflict"
 
 
+class AlreadyClaimed(Conflict):
+    """Another agent won the claim; `claimed_by` names them."""
+
+    code = "already_claimed"
+
+    def __init__(self, handoff_id: int, claimed_by: str):
+        super().__init__(
+            f"handoff {handoff_id} was already claimed by {claimed_by}", claimed_by=claimed_by
+        )
+
+
+class HandoffNotOpen(Conflict):
+    """The handoff is not in a state that allows this (closed, cancelled, converted...)."""
+
+    code = "handoff_not_open"
+
+
+class NotYourHandoff(ServiceError):
+    """A desk action on a handoff another agent holds, or nobody does."""
+
+    status_code = 403
+    code = "not_your_handoff"
+
+
+class NoHandoffGrant(ServiceError):
+    """A `Premier-Handoff` request from someone who does not hold that handoff now."""
+
+    status_code = 403
+    code = "no_handoff_grant"
+
+
 class Forbidden(ServiceError):
     """A capability is refused; says which rule failed and who can help."""
 

@@ -15,10 +15,12 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -372,3 +374,74 @@ class IdempotencyRecord(Base):
     status_code = Column(Integer, nullable=False)
     body = Column(JSON, nullable=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class Handoff(Base):
+    """A conversation handed to the support desk: the queue entry, its claim and its outcome.
+
+    `state`: waiting -> claimed -> closed; waiting -> cancelled | converted; claimed -> waiting
+    (released, or the console agent went silent). `version` grows on every state change.
+    """
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        Index("ix_handoffs_state_created_at", "state", "created_at"),
+        # At most one open handoff per person and conversation; also how it is found.
+        Index(
+            "ix_handoffs_user_id_conversation_id",
+            "user_id",
+            "conversation_id",
+            unique=True,
+            sqlite_where=text("state IN ('waiting', 'claimed')"),
+            postgresql_where=text("state IN ('waiting', 'claimed')"),
+        ),
+    )
+    id = Column(Integer, primary_key=True)
+    account_id = Column(ForeignKey("accounts.id"), nullable=False, index=True)
+    user_id = Column(ForeignKey("users.id"), nullable=False)  # the customer
+    role = Column(String(20), nullable=False)  # the customer's role when they asked
+    conversation_id = Column(String(200), nullable=False)
+    channel = Column(String(20), nullable=False)  # widget | slack | portal
+    language = Column(String(2), nullable=False)
+    reason = Column(String(20), nullable=False)  # asked | not_understood | services_down
+    topic = Column(String(80), nullable=True)
+    slots = Column(JSON, nullable=False, default=dict)
+    state = Column(String(20), nullable=False, default="waiting")
+    version = Column(Integer, nullable=False, default=1)
+    agent_id = Column(ForeignKey("users.id"), nullable=True)
+    agent_channel = Column(String(20), nullable=True)  # console | slack
+    claimed_at = Column(DateTime, nullable=True)
+    agent_seen_at = Column(DateTime, nullable=True)
+    closed_at = Column(DateTime, nullable=True)
+    outcome = Column(String(30), nullable=True)
+    note = Column(Text, nullable=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    account = relationship("Account")
+    user = relationship("User", foreign_keys=[user_id])
+    agent = relationship("User", foreign_keys=[agent_id])
+    messages = relationship("HandoffMessage", order_by="HandoffMessage.id")
+
+    def agent_away(self, now: dt.datetime, grace_seconds: float) -> bool:
+        """Claimed from the console by an agent not seen for longer than `grace_seconds`.
+
+        A Slack claim has no connection to lose, so it never goes away on its own.
+        """
+        return (
+            self.state == "claimed"
+            and self.agent_channel == "console"
+            and self.agent_seen_at is not None
+            and (now - self.agent_seen_at).total_seconds() > grace_seconds
+        )
+
+
+class HandoffMessage(Base):
+    """One line of a handoff's transcript (masked): customer, assistant, agent or system."""
+
+    __tablename__ = "handoff_messages"
+    id = Column(Integer, primary_key=True)
+    handoff_id = Column(ForeignKey("handoffs.id"), nullable=False, index=True)
+    who = Column(String(20), nullable=False)  # customer | assistant | agent | system
+    author_id = Column(ForeignKey("users.id"), nullable=True)
+    author = Column(String(120), nullable=True)
+    text = Column(Text, nullable=False)
+    at = Column(DateTime, nullable=False, default=utcnow)

@@ -14,9 +14,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from typing import Any, Callable, Dict, Generator, List, Optional, Type
+from typing import Any, Callable, Dict, Generator, List, Optional, Type, Union
 
-from pydantic import BaseModel, ConstrainedStr, Field, conint, validator
+from pydantic import (
+    BaseModel,
+    ConstrainedStr,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    conint,
+    validator,
+)
+from pydantic.datetime_parse import parse_datetime
 from pydantic.validators import strict_str_validator
 
 SERVICE_TAG = r"^[A-Z0-9]{7}$"
@@ -36,6 +46,9 @@ ACCOUNT_HEADER = "Premier-Account"
 # The chat channel a request entered through (the action server names its turn's channel), for
 # the audit log; a request without it entered through the HTTP API itself ("api").
 CHANNEL_HEADER = "Premier-Channel"
+# A support agent reads a customer's account through a handoff they hold (docs/handoff.md):
+# the services admit it, read-only, only while that agent holds that handoff.
+HANDOFF_HEADER = "Premier-Handoff"
 
 
 def normalize_service_tag(raw: str) -> str:
@@ -122,6 +135,35 @@ class Day(dt.date):
             return dt.date.fromisoformat(value)
         except ValueError:
             raise ValueError(f"{value} is not a date of the calendar") from None
+
+
+ISO_MOMENT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+(Z|[+-][0-9]{2}:?[0-9]{2})?"
+
+
+class Moment(dt.datetime):
+    """A moment in a request body: only an ISO 8601 string (never a number), stored as naive UTC."""
+
+    @classmethod
+    def __get_validators__(cls) -> Generator[Callable[..., Any], None, None]:
+        yield cls.validate
+
+    @classmethod
+    def __modify_schema__(cls, field_schema: Dict[str, Any]) -> None:
+        field_schema.update(type="string", format="date-time")
+
+    @classmethod
+    def validate(cls, value: Any) -> dt.datetime:
+        if not isinstance(value, str):
+            raise TypeError("a moment is an ISO 8601 string")
+        if not re.fullmatch(ISO_MOMENT, value):
+            raise ValueError("a moment is written YYYY-MM-DDTHH:MM:SS with an optional offset")
+        try:
+            moment = parse_datetime(value)
+        except (ValueError, TypeError):
+            raise ValueError(f"{value} is not a moment of the calendar") from None
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return moment
 
 
 class Digits(int):
@@ -643,3 +685,108 @@ class TokenOut(Out):
     token: str
     expires_at: dt.datetime
     session_ends_at: dt.datetime
+
+
+# --- the handoff desk (docs/handoff.md) -------------------------------------------------------
+
+HANDOFF_STATES = ("waiting", "claimed", "closed", "cancelled", "converted")
+HANDOFF_OUTCOMES = ("resolved", "unresolved", "service_request_opened")
+MAX_SLOTS = 50
+MAX_TRANSCRIPT = 200
+MAX_HANDOFF_TEXT = 2000
+SLOT_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+ConversationId = line(min_length=1, max_length=200)
+SlotValue = Union[StrictBool, StrictInt, StrictFloat, free_text(max_length=MAX_HANDOFF_TEXT), None]  # type: ignore[valid-type]
+
+
+class TranscriptLine(Strict):
+    """One line of the conversation before the handoff, as the assistant kept it."""
+
+    who: line(regex=r"^(customer|assistant)$")  # type: ignore[valid-type]
+    text: free_text(min_length=1, max_length=MAX_HANDOFF_TEXT)  # type: ignore[valid-type]
+    at: Moment
+
+
+class HandoffCreate(Strict):
+    conversation_id: ConversationId  # type: ignore[valid-type]
+    channel: line(regex=r"^(widget|slack|portal)$")  # type: ignore[valid-type]
+    language: line(regex=r"^(en|es)$")  # type: ignore[valid-type]
+    reason: line(regex=r"^(asked|not_understood|services_down)$")  # type: ignore[valid-type]
+    topic: Optional[line(min_length=1, max_length=80)] = None  # type: ignore[valid-type]
+    slots: Dict[line(regex=SLOT_NAME), SlotValue] = Field(default_factory=dict)  # type: ignore[valid-type]
+    transcript: List[TranscriptLine] = Field(default_factory=list, max_items=MAX_TRANSCRIPT)
+
+    @validator("slots")
+    def _few_slots(cls, value: Dict[str, Any]) -> Dict[str, Any]:
+        if len(value) > MAX_SLOTS:
+            raise ValueError(f"at most {MAX_SLOTS} slots")
+        return value
+
+
+class HandoffStatus(Out):
+    """What the customer's side knows of a handoff."""
+
+    id: int
+    state: str
+    position: Optional[int]
+    expected_wait_seconds: Optional[int]
+    waited_seconds: int
+    agent_name: Optional[str]
+    language: str
+    created_at: dt.datetime
+    claimed_at: Optional[dt.datetime]
+    closed_at: Optional[dt.datetime]
+    outcome: Optional[str]
+    version: int
+
+
+class HandoffSummary(Out):
+    """A handoff as the desk's queue lists it."""
+
+    id: int
+    state: str
+    account_name: str
+    person_name: str
+    role: str
+    language: str
+    channel: str
+    reason: str
+    topic: Optional[str]
+    created_at: dt.datetime
+    waited_seconds: int
+    position: Optional[int]
+    agent_name: Optional[str]
+
+
+class HandoffMessageIn(Strict):
+    text: free_text(min_length=1, max_length=MAX_HANDOFF_TEXT)  # type: ignore[valid-type]
+
+
+class HandoffMessageOut(Out):
+    id: int
+    who: str
+    author: Optional[str]
+    text: str
+    at: dt.datetime
+
+
+class HandoffDetail(HandoffSummary):
+    """A handoff with its context and transcript, for the agent holding it."""
+
+    conversation_id: str
+    account_id: int
+    country: str
+    slots: Dict[str, Any]
+    messages: List[HandoffMessageOut]
+    outcome: Optional[str]
+    note: Optional[str]
+
+
+class HandoffClose(Strict):
+    outcome: line(regex=r"^(resolved|unresolved|service_request_opened)$")  # type: ignore[valid-type]
+    note: Optional[free_text(max_length=MAX_HANDOFF_TEXT)] = None  # type: ignore[valid-type]
+
+
+class DeskQueue(Out):
+    waiting: List[HandoffSummary]
+    mine: List[HandoffSummary]

@@ -13,7 +13,9 @@ transport on the conversation layer:
       │                        verifies the token and gives each thread its own conversation
       ├─ blocks.py             the structured replies as Block Kit
       ├─ conversation.py       where an answer goes: the DM, the thread, or the asker alone
-      └─ relay.py              messages pushed into a conversation later, posted where it lives
+      ├─ relay.py              messages pushed into a conversation later, posted where it lives
+      └─ desk.py               the handoff desk: new handoffs in SLACK_SUPPORT_CHANNEL with a
+                               Claim button; the claimer's thread relays both ways; close there
 
 What the app says itself (not linked, App Home) is in `texts.yml`; every answer comes from
 the assistant's domain.

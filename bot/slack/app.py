@@ -25,6 +25,7 @@ from bot.chat.push import push_hub_from_url
 from bot.client import AccountServices
 from bot.settings import Settings, SettingsError
 from bot.slack.assistant import Assistant
+from bot.slack.desk import Desk
 from bot.slack.listeners import register_all
 from bot.slack.memory import memory_from_url
 from bot.slack.people import People
@@ -38,13 +39,28 @@ EVENTS_PATH = "/slack/events"
 
 def build_tools(settings: Settings) -> Tools:
     services = AccountServices(settings.services_url)
+    people = People(services, settings.slack_service_secret)
+    memory = memory_from_url(settings.redis_url)
+    texts = Texts.load()
+    # Only a hub across processes can reach this one: without Redis, nothing is pushed here.
+    hub = push_hub_from_url(settings.redis_url) if settings.redis_url else None
     return Tools(
         services=services,
-        people=People(services, settings.slack_service_secret),
+        people=people,
         assistant=Assistant(f"http://{settings.host}:{settings.rasa_port}"),
-        memory=memory_from_url(settings.redis_url),
-        texts=Texts.load(),
-        relay=Relay(push_hub_from_url(settings.redis_url) if settings.redis_url else None),
+        memory=memory,
+        texts=texts,
+        relay=Relay(hub),
+        desk=Desk(
+            hub=hub,
+            channel=settings.slack_support_channel,
+            services=services,
+            people=people,
+            memory=memory,
+            texts=texts,
+            # The agent's heartbeat (a console page sends one every few seconds).
+            heartbeat_seconds=settings.handoff_agent_grace_seconds / 3,
+        ),
     )
 
 
@@ -99,6 +115,7 @@ async def _serve(settings: Settings) -> None:
     tools = build_tools(settings)
     app = create_app(settings, tools)
     await tools.relay.start(app.client, tools)
+    await tools.desk.start(app.client)
     runner = web.AppRunner(web_app(app), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.slack_port).start()

@@ -164,3 +164,74 @@ def chosen(blocks: Sequence[Block], block_id: str, title: str) -> List[Block]:
     """The message after a click: its buttons replaced by the choice made (they work once)."""
     mark = {"type": "context", "elements": [_mrkdwn(f":white_check_mark: *{escape(title)}*")]}
     return [mark if block.get("block_id") == block_id else dict(block) for block in blocks]
+
+
+# --- the handoff desk (bot/slack/desk.py) ---------------------------------------------------
+
+DESK_CLAIM_ACTION = "premier_desk_claim"
+DESK_CLOSE_ACTION_PREFIX = "premier_desk_close_"
+DESK_RELEASE_ACTION = "premier_desk_release"
+DESK_BLOCK_PREFIX = "premier_desk"
+
+
+@dataclass(frozen=True)
+class DeskButton:
+    action_id: str
+    label: str
+    style: Optional[str] = None  # "primary" or "danger"
+
+
+def desk_block_id(handoff_id: int) -> str:
+    """The actions block of a handoff's buttons; a click says which handoff by it."""
+    return f"{DESK_BLOCK_PREFIX}|{handoff_id}"
+
+
+def desk_handoff_id(block_id: str) -> Optional[int]:
+    prefix, _, rest = block_id.partition("|")
+    return int(rest) if prefix == DESK_BLOCK_PREFIX and rest.isdigit() else None
+
+
+def desk_card(
+    handoff_id: int,
+    title: str,
+    fields: Sequence[Mapping[str, Any]],
+    *,
+    status: Optional[str] = None,
+    lines: Sequence[str] = (),
+    buttons: Sequence[DeskButton] = (),
+) -> List[Block]:
+    """A handoff as Block Kit: title, its facts in columns, a status line, lines, buttons.
+
+    `status` and `lines` are mrkdwn the caller has escaped; labels and values are escaped here.
+    Lines (a transcript) are packed into as few sections as fit, the last ones kept.
+    """
+    blocks: List[Block] = [_header(title)]
+    for start in range(0, len(fields), MAX_FIELDS):
+        blocks.append({"type": "section", "fields": _fields(fields[start : start + MAX_FIELDS])})
+    if status:
+        blocks.append({"type": "context", "elements": [_mrkdwn(_clip(status, MAX_SECTION))]})
+    chunks: List[str] = []
+    for line in lines:
+        line = _clip(line, MAX_SECTION)
+        if chunks and len(chunks[-1]) + 1 + len(line) <= MAX_SECTION:
+            chunks[-1] += "\n" + line
+        else:
+            chunks.append(line)
+    room = 50 - len(blocks) - (1 if buttons else 0)
+    blocks += [_section(chunk) for chunk in chunks[-room:]] if room > 0 else []
+    if buttons:
+        elements = []
+        for button in buttons:
+            element: Dict[str, Any] = {
+                "type": "button",
+                "action_id": button.action_id,
+                "text": {"type": "plain_text", "text": _clip(button.label, MAX_BUTTON)},
+                "value": str(handoff_id),
+            }
+            if button.style:
+                element["style"] = button.style
+            elements.append(element)
+        blocks.append(
+            {"type": "actions", "block_id": desk_block_id(handoff_id), "elements": elements}
+        )
+    return blocks

@@ -37,6 +37,10 @@ class Texts:
         variations: Dict[str, str] = self._entries[key]
         return variations[language if language in LANGUAGES else "en"].format(**values)
 
+    def has(self, key: str) -> bool:
+        """Whether there is a text named `key` (for names made from a value, like a reason)."""
+        return key in self._entries and key != "examples"
+
     def example(self, capability: str, language: Optional[str]) -> Optional[str]:
         """An example question for `capability`, or None when the app has none to show."""
         variations = self._entries.get("examples", {}).get(capability)

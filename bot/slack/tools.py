@@ -12,6 +12,7 @@ from bot.slack.people import People
 from bot.slack.texts import Texts
 
 if TYPE_CHECKING:
+    from bot.slack.desk import Desk
     from bot.slack.relay import Relay
 
 
@@ -23,8 +24,10 @@ class Tools:
     memory: Memory
     texts: Texts
     relay: Relay
+    desk: Desk
 
     async def close(self) -> None:
+        await self.desk.close()
         await self.relay.close()
         await self.assistant.aclose()
         await self.services.aclose()

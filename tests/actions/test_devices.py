@@ -201,3 +201,88 @@ async def test_subscriptions_are_a_list_with_seats_and_renewal(services, run):
     assert field_values(microsoft["fields"])["seats"] == "120"
     assert field_labels(microsoft["fields"]) == {"seats": "Seats", "renews_on": "Renews"}
     assert items["Adobe Acrobat Pro"]["status"]["tone"] == "bad"
+
+
+# --- the list narrowed by warranty ("which of our machines lose coverage soon") ----------
+# Acme's warranties end in 1048, 1000 and 1070 days, and ended 70 and 400 days ago.
+
+
+def listed(outcome, response):
+    return [item["id"] for item in outcome.data(response)["items"]]
+
+
+async def test_expired_warranties_only(services, run):
+    outcome = await run(
+        ActionListDevices(), services.token(BEN), entities=[entity("device_filter", "expired")]
+    )
+    assert outcome.responses == ["utter_devices_expired"]
+    assert outcome.values("utter_devices_expired")["count"] == 2
+    assert sorted(listed(outcome, "utter_devices_expired")) == ["C8N3V66", "H2L9P05"]
+
+
+async def test_active_warranties_only(services, run):
+    outcome = await run(
+        ActionListDevices(), services.token(BEN), entities=[entity("device_filter", "active")]
+    )
+    assert sorted(listed(outcome, "utter_devices_active")) == ["3FJ8K21", "7XK2M93", "9QW4T72"]
+
+
+async def test_expiring_soon_looks_90_days_ahead_and_says_when_none_does(services, run):
+    outcome = await run(
+        ActionListDevices(), services.token(BEN), entities=[entity("device_filter", "expiring")]
+    )
+    assert outcome.responses == ["utter_no_devices_expiring"]
+    assert outcome.values("utter_no_devices_expiring")["days"] == 90
+
+
+@pytest.mark.parametrize(
+    ("window", "tags"),
+    [
+        ("3 years", ["3FJ8K21", "7XK2M93", "9QW4T72"]),
+        ("1010 days", ["3FJ8K21"]),
+        ("treinta y seis meses", ["3FJ8K21", "7XK2M93", "9QW4T72"]),
+    ],
+)
+async def test_a_window_alone_means_expiring_within_it(services, run, window, tags):
+    outcome = await run(
+        ActionListDevices(), services.token(BEN), entities=[entity("duration", window)]
+    )
+    assert outcome.responses == ["utter_devices_expiring"]
+    assert sorted(listed(outcome, "utter_devices_expiring")) == tags
+
+
+async def test_expiring_with_a_window_in_spanish(services, run):
+    outcome = await run(
+        ActionListDevices(),
+        services.token(BEN),
+        entities=[entity("device_filter", "expiring"), entity("duration", "1010 días")],
+        slots={"language": "es"},
+    )
+    assert outcome.responses == ["utter_devices_expiring"]
+    assert outcome.values("utter_devices_expiring")["days"] == 1010
+    assert "quedan" in outcome.values("utter_devices_expiring")["devices"]
+
+
+async def test_an_unknown_filter_value_lists_everything(services, run):
+    outcome = await run(
+        ActionListDevices(), services.token(BEN), entities=[entity("device_filter", "purple")]
+    )
+    assert outcome.responses == ["utter_devices"]
+    assert outcome.values("utter_devices")["count"] == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("60 days", 60),
+        ("the next 3 months", 90),
+        ("un mes", 30),
+        ("dos semanas", 14),
+        ("next quarter", 91),
+        ("a year", 365),
+        ("90 días", 90),
+        ("soon", None),
+    ],
+)
+def test_spans_of_time_in_days(text, days):
+    assert i18n.span_days(text) == days

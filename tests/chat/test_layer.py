@@ -200,3 +200,45 @@ async def test_anonymous_visitors_and_bad_tokens_spend_their_addresss_budget(lim
     with pytest.raises(RateLimited):  # over the budget, a guess learns nothing but the wait
         await say(token="forged-again")
     assert agent.seen == []
+
+
+# --- replies said outside a turn, and one layer per process ------------------------------------
+
+
+def test_a_fixed_reply_fills_its_values_and_buttons_in_the_persons_language():
+    responses = {
+        "utter_place": [
+            {
+                "condition": [{"type": "slot", "name": "language", "value": "es"}],
+                "text": "Eres el número {position}.",
+                "buttons": [{"title": "Volver", "payload": "/back"}],
+            },
+            {
+                "text": "You're number {position}.",
+                "buttons": [{"title": "Back", "payload": "/back"}],
+            },
+        ]
+    }
+    reply = fixed_reply(responses, "utter_place", "es", position=3)
+    assert reply.text == "Eres el número 3."
+    assert reply.buttons == [{"title": "Volver", "payload": "/back"}]
+    assert fixed_reply(responses, "utter_place", "en", position=1).text == "You're number 1."
+
+
+async def test_every_channel_of_a_process_shares_one_layer_and_its_push():
+    from tests.conftest import settings_for_tests
+
+    settings = settings_for_tests()
+    first, second = ChatLayer.shared(settings), ChatLayer.shared(settings)
+    assert first is second and first.desk is not None
+    await first.start()
+    await second.start()  # a second channel starting it changes nothing
+    async with first.push.subscribe("conversation-1") as messages:
+        await second.push.publish("conversation-1", {"text": "from the desk"})
+        assert (await messages.__anext__()).reply["text"] == "from the desk"
+    await first.close()
+    assert first.push.subscription_count() == 0
+    await second.close()  # the last channel to stop closes it
+    assert ChatLayer.shared(settings) is not first
+    await ChatLayer.shared(settings).start()
+    await ChatLayer.shared(settings).close()

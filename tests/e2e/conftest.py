@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Set
@@ -30,6 +31,8 @@ from tests.conftest import (
 from tests.slack.harness import SlackApp, running_slack_app
 
 REDIS_URL = "redis://127.0.0.1:6379/3"
+# The vendor's support channel, where the Slack app posts each new handoff.
+SUPPORT_CHANNEL = "C0SUPPORT"
 
 
 @dataclass
@@ -111,9 +114,36 @@ def trained_model() -> Path:
 
 @pytest.fixture(scope="session")
 def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("stack")
+    try:
+        with running_stack(tmp_path_factory.mktemp("stack"), trained_model) as started:
+            yield started
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@contextmanager
+def running_stack(
+    workdir: Path, trained_model: Path, overrides: Optional[Dict[str, str]] = None
+) -> Iterator[Stack]:
+    """Services, action server, Rasa and the portal on free ports, until the block ends.
+
+    Also what `bench/handoff_latency.py` measures on. `overrides`: settings for every part.
+    Raises:
+        RuntimeError: a part did not come up (the message ends with the stack's log).
+    """
     services_log = open(workdir / "services.log", "w")  # noqa: SIM115 - closed below
-    services = start_services("sqlite", f"sqlite:///{workdir / 'premier.db'}", services_log)
+    # The handoff desk's clocks, shortened so that the unclaimed offer and the requeue of a
+    # silent agent happen within a test (tests/e2e/test_handoff.py); the services keep the
+    # agent's grace, the assistant the other two.
+    desk_clocks = {
+        "HANDOFF_UNCLAIMED_SECONDS": "15",
+        "HANDOFF_AGENT_GRACE_SECONDS": "8",
+        "HANDOFF_POLL_MS": "500",
+    }
+    desk_clocks.update(overrides or {})
+    services = start_services(
+        "sqlite", f"sqlite:///{workdir / 'premier.db'}", services_log, overrides=desk_clocks
+    )
     actions_port, rasa_port, portal_port = free_port(), free_port(), free_port()
     env = service_env(services.database_url, int(services.base_url.rsplit(":", 1)[1]))
     env.update(
@@ -133,6 +163,7 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             "PORTAL_PORT": str(portal_port),
             "WIDGET_ORIGINS": f"http://127.0.0.1:{portal_port}",
             "CHAT_URL": f"http://127.0.0.1:{rasa_port}",
+            **desk_clocks,
         }
     )
     settings = load_settings(env, env_file=None)
@@ -178,7 +209,7 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         )
     except RuntimeError as exc:
         logs.flush()
-        pytest.fail(f"{exc}\n{(workdir / 'stack.log').read_text()[-4000:]}")
+        raise RuntimeError(f"{exc}\n{(workdir / 'stack.log').read_text()[-4000:]}") from None
     finally:
         for process in processes:
             process.terminate()
@@ -197,6 +228,10 @@ def slack(stack: Stack) -> Iterator[SlackApp]:
     """The Slack app on this stack, its Web API the local fake (tests/slack/harness.py)."""
     log = stack.workdir / "slack.log"
     with running_slack_app(
-        stack.services, log, rasa_port=stack.settings.rasa_port, redis_url=REDIS_URL
+        stack.services,
+        log,
+        rasa_port=stack.settings.rasa_port,
+        redis_url=REDIS_URL,
+        settings={"SLACK_SUPPORT_CHANNEL": SUPPORT_CHANNEL},
     ) as app:
         yield app

@@ -280,7 +280,8 @@ def test_a_message_pushed_later_appears_without_a_reload(page: Page, stack: Stac
     while ThreadPoolExecutor(1).submit(asyncio.run, push()).result() < 1:
         assert time.monotonic() < deadline, "nobody listens to the conversation"
         time.sleep(0.3)
-    page.wait_for_selector(".pc-bot >> text=Hi Ana, this is Sam from support.")
+    # Pushed as an agent's message: shown as the support team's, not the assistant's.
+    page.wait_for_selector(".pc-agent >> text=Hi Ana, this is Sam from support.")
     live = page.locator(".pc-root [aria-live=polite]").inner_text()
     assert "Hi Ana, this is Sam from support." in live, "screen readers hear it"
 

@@ -134,6 +134,38 @@ WRITES: Dict[str, Tuple[str, str, Dict[str, Any], Dict[str, str]]] = {
         {"account": "acme"},
         {"account": "text"},
     ),
+    "POST /handoffs": (
+        "POST",
+        "/handoffs",
+        {"conversation_id": "strict", "channel": "widget", "language": "en", "reason": "asked"},
+        {
+            "conversation_id": "text",
+            "channel": "text",
+            "language": "text",
+            "reason": "text",
+            "topic": "text?",
+            "slots": "object=",
+            "transcript": "lines=",
+        },
+    ),
+    "POST /handoffs/{h}/messages": (
+        "POST",
+        "/handoffs/1/messages",
+        {"text": "hi"},
+        {"text": "text"},
+    ),
+    "POST /desk/handoffs/{h}/messages": (
+        "POST",
+        "/desk/handoffs/1/messages",
+        {"text": "hi"},
+        {"text": "text"},
+    ),
+    "POST /desk/handoffs/{h}/close": (
+        "POST",
+        "/desk/handoffs/1/close",
+        {"outcome": "resolved"},
+        {"outcome": "text", "note": "text?"},
+    ),
 }
 
 # A value of every other JSON type, per kind; the old code coerced most of these silently
@@ -143,6 +175,9 @@ WRONG: Dict[str, List[Any]] = {
     "int": ["1", "+1", " 1", "1_0", "\u0661", 1.0, 2.7, True],
     "date": [0, 1735689600.5, True, "1735689600"],
     "tags": ["7XK2M93", 7, True, [1234567], [True], [-0.0]],
+    # A handoff's slots (name -> plain value) and transcript (lines of who/text/at).
+    "object": ["slots", 7, True, [1], {"topic": {"nested": 1}}, {"bad name!": 1}],
+    "lines": ["hi", 7, True, {"who": "customer"}, [7], [{"who": "customer", "text": 7}]],
 }
 
 
@@ -228,6 +263,20 @@ ID_PATHS = [
     pytest.param("GET", "/addresses/{id}", None, "address_id", 1, id="address"),
     pytest.param("GET", "/documents/{id}/link", None, "document_id", 1, id="document link"),
     pytest.param("GET", "/reports/{id}", None, "report_id", 1, id="report"),
+    *(
+        pytest.param(method, path, body, "handoff_id", 1, id=f"{method} {path}")
+        for method, path, body in [
+            ("GET", "/handoffs/{id}", None),
+            ("POST", "/handoffs/{id}/messages", {"text": "hi"}),
+            ("POST", "/handoffs/{id}/cancel", None),
+            ("POST", "/handoffs/{id}/service-request", None),
+            ("POST", "/desk/handoffs/{id}/claim", None),
+            ("GET", "/desk/handoffs/{id}", None),
+            ("POST", "/desk/handoffs/{id}/messages", {"text": "hi"}),
+            ("POST", "/desk/handoffs/{id}/release", None),
+            ("POST", "/desk/handoffs/{id}/close", {"outcome": "resolved"}),
+        ]
+    ),
 ]
 
 
@@ -357,6 +406,9 @@ def test_right_to_left_text_without_controls_is_accepted(services, ana, sso_requ
 OPERATION_PATHS = {
     "PATCH /users/{ben}": "/users/{user_id}",
     "POST /invoices/{n}/payments": "/invoices/{invoice_number}/payments",
+    "POST /handoffs/{h}/messages": "/handoffs/{handoff_id}/messages",
+    "POST /desk/handoffs/{h}/messages": "/desk/handoffs/{handoff_id}/messages",
+    "POST /desk/handoffs/{h}/close": "/desk/handoffs/{handoff_id}/close",
 }
 
 

@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Dict, Iterator, Optional
 
 import httpx
 
@@ -44,8 +44,10 @@ def running_slack_app(
     *,
     rasa_port: Optional[int] = None,
     redis_url: Optional[str] = None,
+    settings: Optional[Dict[str, str]] = None,
 ) -> Iterator[SlackApp]:
-    """Start `python -m bot.slack` against `services` (and Rasa at `rasa_port`, if any)."""
+    """Start `python -m bot.slack` against `services` (and Rasa at `rasa_port`, if any);
+    `settings` are more of its settings (e.g. the support channel)."""
     fake = FakeSlack().start()
     port = free_port()
     env = service_env(services.database_url, int(services.base_url.rsplit(":", 1)[1]))
@@ -59,6 +61,7 @@ def running_slack_app(
             "SLACK_SERVICE_SECRET": SERVICE_SECRET,
             "SLACK_APP_TOKEN": "",
             "SLACK_API_URL": fake.api_url,
+            **(settings or {}),
         }
     )
     url = f"http://127.0.0.1:{port}"

@@ -29,6 +29,8 @@
       following: "Now about {account}.", announce: "Assistant says: ", table: "Table",
       remaining: "{n} characters left", anonymous: "Not signed in: public answers only",
       item: "Item", status: "Status", link: "Link",
+      agentTyping: "{agent} is typing…", agentSays: "{agent} says: ", support: "Support",
+      seen: "Seen",
     },
     es: {
       launcher: "Chatear con el asistente", title: "Asistente Premier", close: "Cerrar el chat",
@@ -43,8 +45,13 @@
       following: "Ahora sobre {account}.", announce: "El asistente dice: ", table: "Tabla",
       remaining: "Quedan {n} caracteres", anonymous: "Sin sesión: solo respuestas públicas",
       item: "Elemento", status: "Estado", link: "Enlace",
+      agentTyping: "{agent} está escribiendo…", agentSays: "{agent} dice: ", support: "Soporte",
+      seen: "Visto",
     },
   };
+  // While a person at the support desk holds the conversation, the customer's typing is
+  // shown to them at most this often.
+  var TYPING_EVERY_MS = 3000;
   var MAX_CHARS = 2000;
   var SEND_TIMEOUT_MS = 90000;
   var script = document.currentScript;
@@ -127,7 +134,7 @@
         self.submit();
       }
     });
-    this.input.addEventListener("input", function () { self.updateRemaining(); });
+    this.input.addEventListener("input", function () { self.updateRemaining(); self.noteTyping(); });
     this.applyLanguage();
     if (sessionStorage.getItem("premierchat.open") === "1") this.open(false);
   };
@@ -256,16 +263,51 @@
       if (this.seen[reply.id]) return;
       this.seen[reply.id] = true;
     }
+    var data = reply.data || {};
+    if (reply.kind === "typing") return this.showAgentTyping(data.agent_name || this.t("support"));
+    if (reply.kind === "read") return this.markSeen();
     this.showTyping(false);
-    this.addMessage("bot", reply, false);
-    this.live.appendChild(el("p", { text: this.t("announce") + (reply.text || "") }));
+    var agent = reply.kind === "agent" ? (data.agent_name || this.t("support")) : null;
+    this.addMessage(agent ? "agent" : "bot", reply, false, agent);
+    var says = agent ? this.t("agentSays", { agent: agent }) : this.t("announce");
+    this.live.appendChild(el("p", { text: says + (reply.text || "") }));
     while (this.live.childNodes.length > 3) this.live.removeChild(this.live.firstChild);
   };
 
-  Widget.prototype.addMessage = function (from, message, old) {
-    var who = from === "user" ? this.t("you") : from === "bot" ? this.t("assistant") : "";
+  // A person at the support desk is writing: say who, for a few seconds.
+  Widget.prototype.showAgentTyping = function (agent) {
+    var self = this;
+    this.typing.textContent = this.t("agentTyping", { agent: agent });
+    this.showTyping(true);
+    clearTimeout(this.agentTypingTimer);
+    this.agentTypingTimer = setTimeout(function () {
+      self.showTyping(false);
+      self.typing.textContent = self.t("typing");
+    }, 4000);
+  };
+
+  // The agent has read what the customer wrote.
+  Widget.prototype.markSeen = function () {
+    var mine = this.log.querySelectorAll(".pc-user:not([data-seen])");
+    var self = this;
+    Array.prototype.forEach.call(mine, function (item) {
+      item.setAttribute("data-seen", "true");
+      item.appendChild(el("span", { class: "pc-seen", text: self.t("seen") }));
+    });
+  };
+
+  Widget.prototype.noteTyping = function () {
+    var now = Date.now();
+    if (!this.socket || !this.socket.connected || now - (this.typingSentAt || 0) < TYPING_EVERY_MS) return;
+    this.typingSentAt = now;
+    this.socket.emit("typing", {});
+  };
+
+  Widget.prototype.addMessage = function (from, message, old, author) {
+    var who = from === "user" ? this.t("you") : from === "bot" ? this.t("assistant") : author || "";
     var item = el("li", { class: "pc-msg pc-" + from });
-    if (who) item.appendChild(el("span", { class: "pc-sr", text: who + ": " }));
+    if (from === "agent") item.appendChild(el("span", { class: "pc-author", text: author + ":" }));
+    else if (who) item.appendChild(el("span", { class: "pc-sr", text: who + ": " }));
     var text = message.text || "";
     var data = message.data;
     if (data && data.type === "list" && Array.isArray(data.items) && data.items.length) {

@@ -8,6 +8,7 @@ from typing import List, Optional
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.services import models as m
 from bot.services import schemas as s
@@ -58,6 +59,35 @@ def service_request(
     return views.service_request(found)
 
 
+def create_service_request(
+    session: Session,
+    *,
+    account_id: int,
+    opened_by_id: int,
+    description: str,
+    device_id: Optional[int] = None,
+    summary: Optional[str] = None,
+) -> m.ServiceRequest:
+    """Open a service request in `account_id` (within the caller's transaction).
+
+    The summary is the description's first line unless given.
+    """
+    request = m.ServiceRequest(
+        number=f"p{uuid.uuid4().hex[:9]}",
+        account_id=account_id,
+        device_id=device_id,
+        opened_by_id=opened_by_id,
+        summary=(summary or description.splitlines()[0])[:200],
+        description=description,
+        status="open",
+    )
+    session.add(request)
+    session.flush()
+    request.number = f"{9_000_000_000 + request.id}"  # 10 digits, unique by row
+    session.flush()
+    return request
+
+
 @router.post("/service-requests", response_model=s.CreatedServiceRequest, status_code=201)
 def open_service_request(
     body: s.ServiceRequestIn,
@@ -68,20 +98,13 @@ def open_service_request(
     device = ctx.owned(m.Device, "service tag", service_tag=body.service_tag)
 
     def act() -> s.CreatedServiceRequest:
-        summary = body.description.splitlines()[0][:200]
-        request = m.ServiceRequest(
-            number=f"p{uuid.uuid4().hex[:9]}",
+        request = create_service_request(
+            ctx.session,
             account_id=ctx.account.id,
-            device_id=device.id,
             opened_by_id=ctx.principal.user.id,
-            summary=summary,
             description=body.description,
-            status="open",
+            device_id=device.id,
         )
-        ctx.session.add(request)
-        ctx.session.flush()
-        request.number = f"{9_000_000_000 + request.id}"  # 10 digits, unique by row
-        ctx.session.flush()
         return s.CreatedServiceRequest(**views.service_request(request).dict())
 
     status, out = run_write(

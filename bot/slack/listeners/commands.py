@@ -1,4 +1,8 @@
-"""The slash command: `/premier warranty 7XK2M93`, `/premier invoices unpaid`, `/premier help`."""
+"""The slash command: `/premier warranty 7XK2M93`, `/premier invoices unpaid`, `/premier help`.
+
+`/premier close [resolved|unresolved|request] [note]` is the handoff desk's: it closes the
+agent's handoff thread in that channel (bot/slack/desk.py).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from bot.slack.conversation import Place, converse
 from bot.slack.tools import Tools
 
 COMMAND = "/premier"
+CLOSE_WORD = "close"
 
 
 def register(app: AsyncApp, tools: Tools) -> None:
@@ -27,4 +32,10 @@ def register(app: AsyncApp, tools: Tools) -> None:
             kind="command",
         )
         text = str(command.get("text") or "").strip() or "help"
+        word, _, rest = text.partition(" ")
+        if word.lower() == CLOSE_WORD and tools.desk.enabled:
+            told = await tools.desk.close_by_command(place.team, place.user, place.channel, rest)
+            if told:
+                await respond(text=told, response_type="ephemeral", replace_original=False)
+            return
         await converse(client, tools, place, text, respond=respond)
