@@ -20,7 +20,7 @@ from typing import IO, Dict, Iterator, Optional
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
@@ -243,25 +243,40 @@ def services(
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
-def audit_rows(services: RunningServices):  # type: ignore[no-untyped-def]
-    """A function returning the audit events matching the given column values.
+class AuditLog:
+    """The audit events matching the given column values: `audit_rows(expect=2, action=...)`.
 
     `expect=n` waits (up to 15 s) until n rows match: a probe's audit row is written
     off the request path, a little after the answer (bot/services/audit.py).
+    `after=` (from `mark()`) keeps only the rows a test wrote itself: the log is shared
+    by the whole session, and SQLite reuses the ids of deleted rows that targets name.
     """
 
-    def rows(expect: Optional[int] = None, **where: object) -> list:
+    def __init__(self, services: RunningServices) -> None:
+        self.services = services
+
+    def __call__(self, expect: Optional[int] = None, after: int = 0, **where: object) -> list:
         deadline = time.monotonic() + 15
         while True:
-            with Session(services.engine) as session:
+            with Session(self.services.engine) as session:
                 found = list(
                     session.scalars(
-                        select(m.AuditEvent).filter_by(**where).order_by(m.AuditEvent.id)
+                        select(m.AuditEvent)
+                        .filter_by(**where)
+                        .where(m.AuditEvent.id > after)
+                        .order_by(m.AuditEvent.id)
                     )
                 )
             if expect is None or len(found) >= expect or time.monotonic() > deadline:
                 return found
             time.sleep(0.02)
 
-    return rows
+    def mark(self) -> int:
+        """The newest row's id now: pass it as `after=` to see only what follows."""
+        with Session(self.services.engine) as session:
+            return int(session.scalar(select(func.coalesce(func.max(m.AuditEvent.id), 0))))
+
+
+@pytest.fixture(scope="session")
+def audit_rows(services: RunningServices) -> AuditLog:
+    return AuditLog(services)

@@ -716,6 +716,12 @@ class HandoffCreate(Strict):
     slots: Dict[line(regex=SLOT_NAME), SlotValue] = Field(default_factory=dict)  # type: ignore[valid-type]
     transcript: List[TranscriptLine] = Field(default_factory=list, max_items=MAX_TRANSCRIPT)
 
+    @validator("slots", pre=True)
+    def _slots_are_an_object(cls, value: Any) -> Any:
+        if not isinstance(value, dict):  # pydantic would take a list of pairs as an object
+            raise TypeError("slots must be a JSON object")
+        return value
+
     @validator("slots")
     def _few_slots(cls, value: Dict[str, Any]) -> Dict[str, Any]:
         if len(value) > MAX_SLOTS:

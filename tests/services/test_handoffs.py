@@ -139,6 +139,7 @@ def quick_desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def test_opening_stores_a_masked_transcript(services, world, audit_rows):
+    since = audit_rows.mark()
     body = opening()
     with client(services, BEN) as ben:
         response = ben.post("/handoffs", json=body)
@@ -184,7 +185,9 @@ def test_opening_stores_a_masked_transcript(services, world, audit_rows):
             )
         )
     assert ats[2] == dt.datetime(2026, 1, 5, 9, 0, 2), "stored as UTC"
-    assert audit_rows(expect=1, action="request_human", user_id=services.user_id(BEN), outcome="ok")
+    assert audit_rows(
+        after=since, expect=1, action="request_human", user_id=services.user_id(BEN), outcome="ok"
+    )
 
 
 def test_an_idempotency_key_replays_the_opening(services, world):
@@ -332,6 +335,7 @@ def test_a_slack_claim_is_not_requeued(quick_desk):
 
 
 def test_concurrent_claims_have_exactly_one_winner(services, world, second_agent, audit_rows):
+    since = audit_rows.mark()
     agents = [SAM, second_agent]
     names = {SAM: "Sam Ortiz", second_agent: "Rita Quispe"}
     for _ in range(3):
@@ -360,13 +364,19 @@ def test_concurrent_claims_have_exactly_one_winner(services, world, second_agent
         assert (row.state, row.agent_id, row.version) == ("claimed", services.user_id(won[0]), 2)
         assert transcript(services, opened["id"]).count(("system", "agent joined")) == 1
         assert (
-            len(audit_rows(expect=1, action="handoff_claim", target=f"handoff {opened['id']}")) == 1
+            len(
+                audit_rows(
+                    after=since, expect=1, action="handoff_claim", target=f"handoff {opened['id']}"
+                )
+            )
+            == 1
         )
         with client(services, won[0]) as winner:  # claiming again is harmless
             assert winner.post(f"/desk/handoffs/{opened['id']}/claim").status_code == 200
 
 
 def test_desk_conversation_and_close(services, world, second_agent, audit_rows):
+    since = audit_rows.mark()
     opened = open_handoff(services)
     hid = opened["id"]
     assert claim(services, hid).status_code == 200
@@ -414,10 +424,11 @@ def test_desk_conversation_and_close(services, world, second_agent, audit_rows):
         assert ben.get("/handoffs/current", params={"conversation_id": "nope"}).status_code == 404
         assert sam.post(f"/desk/handoffs/{hid}/claim").json()["error"]["code"] == "handoff_not_open"
     assert handoff_row(services, hid).note == "card •••• 1111"
-    assert audit_rows(expect=1, action="handoff_close", target=f"handoff {hid}")
+    assert audit_rows(after=since, expect=1, action="handoff_close", target=f"handoff {hid}")
 
 
 def test_release_puts_it_back(services, world, audit_rows):
+    since = audit_rows.mark()
     opened = open_handoff(services)
     hid = opened["id"]
     assert claim(services, hid).status_code == 200
@@ -429,13 +440,14 @@ def test_release_puts_it_back(services, world, audit_rows):
         again = sam.post(f"/desk/handoffs/{hid}/release")
         assert again.status_code == 403 and again.json()["error"]["code"] == "not_your_handoff"
     assert handoff_row(services, hid).version == 3
-    assert audit_rows(expect=1, action="handoff_release", target=f"handoff {hid}")
+    assert audit_rows(after=since, expect=1, action="handoff_release", target=f"handoff {hid}")
 
 
 # --- the customer's other ways out ---------------------------------------------------------------
 
 
 def test_cancel(services, world, audit_rows):
+    since = audit_rows.mark()
     opened = open_handoff(services)
     hid = opened["id"]
     with client(services, BEN) as ben:
@@ -453,10 +465,11 @@ def test_cancel(services, world, audit_rows):
         reopened = ben.post("/handoffs", json=opening(conversation))
         assert reopened.status_code == 201 and reopened.json()["id"] != hid
     assert claim(services, hid).json()["error"]["code"] == "handoff_not_open"
-    assert audit_rows(expect=1, action="handoff_cancel", target=f"handoff {hid}")
+    assert audit_rows(after=since, expect=1, action="handoff_cancel", target=f"handoff {hid}")
 
 
 def test_convert_to_a_service_request(services, world, audit_rows):
+    since = audit_rows.mark()
     opened = open_handoff(services)
     hid = opened["id"]
     with client(services, BEN) as ben:
@@ -477,7 +490,7 @@ def test_convert_to_a_service_request(services, world, audit_rows):
         assert "I cannot take card numbers." in request.description
         assert CARD not in request.description and JWT not in request.description
     assert claim(services, hid).status_code == 409
-    assert audit_rows(expect=1, action="handoff_convert", target=f"handoff {hid}")
+    assert audit_rows(after=since, expect=1, action="handoff_convert", target=f"handoff {hid}")
 
 
 def test_a_claimed_handoff_cannot_be_converted(services, world):
@@ -494,6 +507,7 @@ def test_a_claimed_handoff_cannot_be_converted(services, world):
 
 
 def test_nobody_reads_another_persons_handoff(services, world, audit_rows):
+    since = audit_rows.mark()
     opened = open_handoff(services)
     hid = opened["id"]
     with client(services, SARA) as sara:
@@ -507,7 +521,9 @@ def test_nobody_reads_another_persons_handoff(services, world, audit_rows):
             assert response.status_code == 404, response.text
             assert response.json()["error"]["code"] == "not_found"
     assert handoff_row(services, hid).state == "waiting"
-    assert audit_rows(expect=4, action="probe:request_human", user_id=services.user_id(SARA))
+    assert audit_rows(
+        after=since, expect=4, action="probe:request_human", user_id=services.user_id(SARA)
+    )
 
 
 @pytest.mark.parametrize(
@@ -529,6 +545,7 @@ def test_the_desk_and_the_customer_side_keep_to_their_roles(services, world, ema
 
 
 def test_the_grant(services, world, audit_rows):
+    since = audit_rows.mark()
     opened = open_handoff(services)
     hid = opened["id"]
     globex = open_handoff(services, DIEGO)
@@ -578,7 +595,9 @@ def test_the_grant(services, world, audit_rows):
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "no_handoff_grant"
 
     sam_id = services.user_id(SAM)
-    admitted = audit_rows(expect=3, action="handoff_access", user_id=sam_id, outcome="ok")
+    admitted = audit_rows(
+        after=since, expect=3, action="handoff_access", user_id=sam_id, outcome="ok"
+    )
     mine = [row for row in admitted if row.detail.get("handoff_id") == hid]
     assert [row.detail["capability"] for row in mine] == [
         "show_invoices",
@@ -589,7 +608,9 @@ def test_the_grant(services, world, audit_rows):
     assert all(row.role == "support_agent" for row in mine)
     denied = [
         row
-        for row in audit_rows(expect=4, action="handoff_access", user_id=sam_id, outcome="denied")
+        for row in audit_rows(
+            after=since, expect=4, action="handoff_access", user_id=sam_id, outcome="denied"
+        )
         if row.detail.get("handoff_id") in (hid, globex["id"])
     ]
     assert len(denied) == 4  # before the claim, the write, the other account's, after close
