@@ -35,11 +35,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     RASA_TELEMETRY_ENABLED=false \
     HOME=/home/app
-# socat: the Slack pod's bridge to the Rasa Service (deploy/k8s/slack-app.yaml).
-RUN apt-get update \
-    && apt-get install --yes --no-install-recommends socat \
-    && rm -rf /var/lib/apt/lists/* \
-    && groupadd --gid 10001 app && useradd --uid 10001 --gid app --create-home app
+RUN groupadd --gid 10001 app && useradd --uid 10001 --gid app --create-home app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 # Code and model stay owned by root: the app user can read them, not change them.

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(LOCK_HASH)
 NODE_STAMP := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap env run test train evaluate lint format typecheck bench dev-split lock token clean db prune
+.PHONY: help bootstrap env run run-prod test train evaluate lint format typecheck bench dev-split lock token clean db prune
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ db: $(STAMP) env ## migrate the database and seed the demo world (idempotent)
 
 run: bootstrap ## start every part and print where each one is (Ctrl-C stops all)
 	@$(PY) -m bot run
+
+run-prod: bootstrap ## production mode here: PostgreSQL, Redis, 2 Rasa replicas behind nginx
+	@$(PY) -m bot run --prod
 
 test: bootstrap ## the whole test suite (PostgreSQL tests skip off CI when it is absent)
 	@$(PY) -m pytest

@@ -101,14 +101,15 @@ def _cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_services(_: argparse.Namespace) -> int:
+def _cmd_services(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.services.app import create_app
-
     settings = load_settings()
+    # Several workers need the app by name (each worker process builds its own).
     uvicorn.run(
-        create_app(settings),
+        "bot.services.app:create_app_from_settings",
+        factory=True,
+        workers=args.workers,
         host=settings.host,
         port=settings.services_port,
         log_level="warning",
@@ -151,7 +152,11 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_run(_: argparse.Namespace) -> int:
+def _cmd_run(args: argparse.Namespace) -> int:
+    if args.prod:
+        from bot.production import run_production
+
+        return run_production(seed_demo=not args.no_seed)
     from bot.run import run_all
 
     return run_all(load_settings())
@@ -168,12 +173,21 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--account", help="account name (a prefix is enough)")
     token.add_argument("--channel", default="cli", choices=["portal", "slack", "api", "cli"])
     token.add_argument("--minutes", type=int, help="lifetime (default: TOKEN_TTL_MINUTES)")
-    commands.add_parser("services", help="serve the account services only")
+    services = commands.add_parser("services", help="serve the account services only")
+    services.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     commands.add_parser("actions", help="serve the action server only (answers Rasa alone)")
     serve = commands.add_parser("assistant", help="serve the Rasa server only")
     serve.add_argument("--model", required=True, help="the trained model (.tar.gz)")
     serve.add_argument("--endpoints", required=True, help="Rasa's endpoints file")
-    commands.add_parser("run", help="start every part and print where each one is")
+    run = commands.add_parser("run", help="start every part and print where each one is")
+    run.add_argument(
+        "--prod",
+        action="store_true",
+        help="production mode on this machine: PostgreSQL, Redis, 2 Rasa replicas, nginx",
+    )
+    run.add_argument(
+        "--no-seed", action="store_true", help="with --prod: do not add the demo world"
+    )
     prune = commands.add_parser(
         "prune-conversations",
         help="delete conversations whose last event is older than the retention period",

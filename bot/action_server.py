@@ -11,18 +11,27 @@ The secret (`ACTIONS_SECRET`) comes from the settings, never from the command li
 the Rasa server sends it as `Authorization: Bearer <secret>` with every action call
 (`bot.assistant.serve`). `/health` stays open: it says only "ok", and the process
 runner and the tests wait on it.
+
+Each action call runs under the request id of the message it answers (the metadata's
+`request_id`, `bot.observability`): the action's log lines and its calls to the account
+services carry it, and one line per call says which action answered how, in how long.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
-from typing import Optional
+import time
+import zlib
+from typing import Any, Dict, Optional
 
 from sanic import Sanic, response
 from sanic.request import Request
-from sanic.response import HTTPResponse
+from sanic.response import BaseHTTPResponse, HTTPResponse
 
+from bot.chat.metadata import ChatMetadata
+from bot.observability import accept_request_id, configure_logging, set_request_id
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -52,6 +61,56 @@ def require_secret(app: Sanic, secret: str) -> None:
     app.register_middleware(check, "request")
 
 
+def follow_request_ids(app: Sanic) -> None:
+    """Run each action call under its message's request id, and log one line for it.
+
+    Registered after `require_secret`, so a refused call's body is never read here.
+    """
+
+    async def start(request: Request) -> None:
+        if request.path != "/webhook":
+            return
+        call = _action_call(request)
+        tracker = call.get("tracker")
+        message = tracker.get("latest_message") if isinstance(tracker, dict) else None
+        metadata = ChatMetadata.of(message if isinstance(message, dict) else {})
+        # A message that came another way (Rasa's own API, a test) gets an id of its own.
+        set_request_id(accept_request_id(metadata.request_id if metadata else None))
+        request.ctx.action = str(call.get("next_action") or "unknown action")
+        request.ctx.started = time.perf_counter()
+
+    async def finish(request: Request, answer: BaseHTTPResponse) -> None:
+        if not hasattr(request.ctx, "started"):
+            return  # not an action call, or refused before it was read
+        took = round((time.perf_counter() - request.ctx.started) * 1000, 1)
+        logger.info(
+            "%s answered %s in %.0f ms",
+            request.ctx.action,
+            answer.status,
+            took,
+            extra={
+                "data": {"action": request.ctx.action, "status": answer.status, "duration_ms": took}
+            },
+        )
+        # One connection from Rasa carries many calls: what runs next must not inherit this id.
+        set_request_id(None)
+
+    app.register_middleware(start, "request")
+    app.register_middleware(finish, "response")
+
+
+def _action_call(request: Request) -> Dict[str, Any]:
+    """The call's JSON body (inflated when Rasa compressed it); {} when it is not one."""
+    try:
+        if request.headers.get("Content-Encoding") == "deflate":
+            call = json.loads(zlib.decompress(request.body))
+        else:
+            call = request.json
+    except Exception:  # Sanic's own error for a body that is not JSON; zlib's for bad data
+        return {}
+    return call if isinstance(call, dict) else {}
+
+
 def create_app(settings: Settings) -> Sanic:
     """rasa-sdk's action server app, with the actions package and the secret check."""
     from rasa_sdk.endpoint import create_app as create_sdk_app
@@ -59,6 +118,7 @@ def create_app(settings: Settings) -> Sanic:
     # No browser ever calls the action server: no CORS origin at all (rasa-sdk defaults to "*").
     app = create_sdk_app(ACTIONS_PACKAGE, cors_origins=None)
     require_secret(app, settings.actions_secret)
+    follow_request_ids(app)
     return app
 
 
@@ -72,6 +132,7 @@ def serve(settings: Settings) -> None:
 
     utils.configure_colored_logging(logging.INFO)
     utils.update_sanic_log_level()
+    configure_logging(settings, "actions")  # after rasa-sdk's own: JSON lines in production
     app = create_app(settings)
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     logger.info(

@@ -17,6 +17,7 @@ from typing import Any, Dict, List
 
 import yaml
 
+from bot.observability import configure_logging
 from bot.settings import MAX_CHAT_BODY_BYTES, MAX_HEADER_BYTES, PROJECT_ROOT, Settings
 
 MODELS_DIR = PROJECT_ROOT / "models"
@@ -147,7 +148,9 @@ def serve(settings: Settings, model: Path, endpoints: Path = ENDPOINTS_FILE) -> 
     The HTTP API token and the one allowed CORS origin (the portal's) are read from the
     settings and handed to Rasa in-process, so neither is on a command line (where
     `ps` shows it to every local user). Logging, TensorFlow and telemetry are set up
-    the way Rasa's own command line does before `rasa run`.
+    the way Rasa's own command line does before `rasa run`; then ours (`LOG_FORMAT`,
+    `bot.observability`) over it, and once more when the server starts, because Sanic
+    installs its loggers' handlers only when Rasa creates the app.
     """
     import rasa.core.run
     import rasa.telemetry
@@ -163,6 +166,11 @@ def serve(settings: Settings, model: Path, endpoints: Path = ENDPOINTS_FILE) -> 
     rasa.telemetry.initialize_telemetry()
     rasa.telemetry.initialize_error_reporting()
     configure_structlog(None)
+    configure_logging(settings, "rasa")
+
+    async def keep_our_logging(*_: Any) -> None:
+        configure_logging(settings, "rasa")
+
     # Sanic reads its limits from SANIC_* variables when Rasa creates the app: a chat body
     # over the bound is a 413 before anything parses it (Sanic's own default is 100 MB).
     os.environ["SANIC_REQUEST_MAX_SIZE"] = str(MAX_CHAT_BODY_BYTES)
@@ -176,4 +184,6 @@ def serve(settings: Settings, model: Path, endpoints: Path = ENDPOINTS_FILE) -> 
         auth_token=settings.rasa_api_token,
         enable_api=True,
         endpoints=available_endpoints(settings, endpoints),
+        # Registered before Rasa loads the model, so the model's loading is logged our way.
+        server_listeners=[(keep_our_logging, "before_server_start")],
     )

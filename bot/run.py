@@ -7,12 +7,13 @@ with backoff while the others keep serving (`supervise`); Ctrl-C stops them all.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from typing import List, Optional
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
 
 import httpx
 from rich.console import Console
@@ -34,6 +35,11 @@ class Part:
     health_url: str
     public_url: str
     process: Optional[subprocess.Popen] = None
+    # Settings for this part alone, over the runner's environment (a replica's own port).
+    env: Dict[str, str] = field(default_factory=dict)
+    # False: start the next part at once and wait for this one's health with the next
+    # part's (two Rasa replicas load their models side by side).
+    wait: bool = True
     # Supervision (`supervise`): when it last started, how often it failed in a row,
     # and when it is due to start again after exiting (None: it is running).
     started_at: float = 0.0
@@ -119,7 +125,8 @@ def stop(running: List[Part], grace: float = 15.0) -> None:
 def _start(part: Part) -> None:
     # Own session: a terminal's Ctrl-C reaches only this runner, which then
     # stops the parts in order instead of all of them racing at once.
-    part.process = subprocess.Popen(part.command, cwd=PROJECT_ROOT, start_new_session=True)
+    env = {**os.environ, **part.env} if part.env else None
+    part.process = subprocess.Popen(part.command, cwd=PROJECT_ROOT, start_new_session=True, env=env)
     part.started_at = time.monotonic()
 
 
@@ -159,7 +166,16 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def run_all(settings: Settings) -> int:
-    """Start the parts in order; returns when Ctrl-C is pressed or a part dies."""
+    """`make run`: every part on this machine with the embedded defaults."""
+    return run_parts(
+        settings,
+        parts(settings),
+        note="A demo token: [bold]make token EMAIL=ana.admin@acme.example[/bold]",
+    )
+
+
+def run_parts(settings: Settings, wanted: List[Part], note: str) -> int:
+    """Start `wanted` in order and supervise them; returns when Ctrl-C is pressed."""
     started: List[Part] = []
     # Explicit handlers: a runner started from a script or with `&` inherits an ignored
     # SIGINT, and the parts it starts would inherit that too (handlers reset on exec).
@@ -174,23 +190,28 @@ def run_all(settings: Settings) -> int:
                 console.print("[red]training failed; see the output above[/red]")
                 return 1
         assistant.write_endpoints(settings)
-        for part in parts(settings):
-            with console.status(f"starting {part.name}..."):
-                _start(part)
-                started.append(part)
-                if not _wait_healthy(part):
-                    console.print(f"[red]{part.name} did not start; see its output above[/red]")
-                    return 1
+        pending: List[Part] = []
+        for part in wanted:
+            _start(part)
+            started.append(part)
+            pending.append(part)
+            if not part.wait:
+                continue
+            for waited in pending:
+                with console.status(f"starting {waited.name}..."):
+                    if not _wait_healthy(waited):
+                        console.print(
+                            f"[red]{waited.name} did not start; see its output above[/red]"
+                        )
+                        return 1
+            pending = []
         table = Table(title="Premier account assistant is running", show_lines=False)
         table.add_column("part")
         table.add_column("address")
         for part in started:
             table.add_row(part.name, part.public_url)
         console.print(table)
-        console.print(
-            "A demo token: [bold]make token EMAIL=ana.admin@acme.example[/bold]"
-            "   Stop everything: [bold]Ctrl-C[/bold]"
-        )
+        console.print(f"{note}   Stop everything: [bold]Ctrl-C[/bold]")
         if not settings.slack_configured:
             console.print(SLACK_NOT_CONFIGURED)
         supervise(started)

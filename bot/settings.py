@@ -40,6 +40,8 @@ RATE_DEFAULTS = (
 K = TypeVar("K")
 DEFAULT_PRIVATE_KEY = KEYS_DIR / "token-signing.pem"
 DEFAULT_PUBLIC_KEY = KEYS_DIR / "token-signing.pub.pem"
+# LOG_FORMAT: each part's own console output, or one JSON object a line (bot/observability.py).
+LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(RuntimeError):
@@ -117,6 +119,17 @@ class Settings:
     # Conversations whose last event is older than this many days are deleted by
     # `python -m bot prune-conversations` (bot/retention.py); the audit log never is.
     conversation_retention_days: int = 90
+    # Where people reach the product (the single entry point, nginx in production): the
+    # download links the services sign start here. Default: the services' own address.
+    public_url: str = ""
+    # Where the other parts reach the Rasa server (the Slack app's bridge): one replica's
+    # address by default; in production the entry point, which spreads over the replicas.
+    rasa_url: str = ""
+    # `make run-prod`: the port nginx listens on, the single entry point on this machine.
+    entry_port: int = 8090
+    # "text": each part's own console output; "json": one JSON object a line on stderr, with
+    # the request id that follows a message through every part (bot/observability.py).
+    log_format: str = "text"
 
     @property
     def slack_configured(self) -> bool:
@@ -285,6 +298,13 @@ def load_settings(
     services_timeout_ms = _int(merged, "SERVICES_TIMEOUT_MS", 1200)
     if not 100 <= services_timeout_ms <= 60_000:
         problems.append("SERVICES_TIMEOUT_MS must be between 100 and 60000 (milliseconds)")
+    services_url = merged.get("SERVICES_URL") or f"http://{host}:{port}"
+    for name in ("PUBLIC_URL", "RASA_URL"):
+        if merged.get(name) and not _is_origin(merged[name].rstrip("/")):
+            problems.append(f"{name} must be scheme://host[:port], not {merged[name]!r}")
+    log_format = (merged.get("LOG_FORMAT") or ("json" if production else "text")).strip().lower()
+    if log_format not in LOG_FORMATS:
+        problems.append(f"LOG_FORMAT must be text or json, not {merged['LOG_FORMAT']!r}")
     if problems:
         raise SettingsError("incomplete configuration: " + "; ".join(problems))
     return Settings(
@@ -293,7 +313,7 @@ def load_settings(
         database_url=database_url or f"sqlite:///{var / 'premier.db'}",
         host=host,
         services_port=port,
-        services_url=merged.get("SERVICES_URL") or f"http://{host}:{port}",
+        services_url=services_url,
         token_ttl_minutes=_int(merged, "TOKEN_TTL_MINUTES", 60),
         session_max_hours=session_max_hours,
         download_ttl_minutes=_int(merged, "DOWNLOAD_TTL_MINUTES", 15),
@@ -334,6 +354,12 @@ def load_settings(
         handoff_average_seconds=_int(merged, "HANDOFF_AVERAGE_SECONDS", 240),
         handoff_poll_seconds=_int(merged, "HANDOFF_POLL_MS", 2000) / 1000,
         conversation_retention_days=_int(merged, "CONVERSATION_RETENTION_DAYS", 90),
+        public_url=(merged.get("PUBLIC_URL") or services_url).rstrip("/"),
+        rasa_url=(
+            merged.get("RASA_URL") or f"http://{_reachable(host)}:{_int(merged, 'RASA_PORT', 5005)}"
+        ).rstrip("/"),
+        entry_port=_int(merged, "ENTRY_PORT", 8090),
+        log_format=log_format,
     )
 
 

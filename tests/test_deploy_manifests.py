@@ -257,7 +257,8 @@ def test_rasa_rolls_out_without_dropping_conversations():
     assert rasa["spec"]["replicas"] >= 2
     assert rasa["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     container = pod_spec(rasa)["containers"][0]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/webhooks/portal/"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/webhooks/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/webhooks/health/live"
     assert "startupProbe" in container
     env = environment(container)
     settings = load_settings(env, env_file=None)

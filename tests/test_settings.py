@@ -159,3 +159,35 @@ def test_the_key_pair_is_made_once_with_an_owner_only_private_key(tmp_path):
     )
     token = tokens.mint_token(settings.token_signing_key(), user_id=1, account_id=2)
     assert tokens.verify_token(settings.token_verification_key(), token).account_id == 2
+
+
+def test_logs_are_text_locally_and_json_in_production_unless_told():
+    assert load_settings(GOOD, env_file=None).log_format == "text"
+    assert load_settings(PRODUCTION, env_file=None).log_format == "json"
+    assert load_settings(dict(PRODUCTION, LOG_FORMAT="text"), env_file=None).log_format == "text"
+    assert load_settings(dict(GOOD, LOG_FORMAT="JSON"), env_file=None).log_format == "json"
+
+
+def test_an_unknown_log_format_is_a_clear_error():
+    with pytest.raises(SettingsError, match="LOG_FORMAT must be text or json, not 'yaml'"):
+        load_settings(dict(GOOD, LOG_FORMAT="yaml"), env_file=None)
+
+
+def test_download_links_and_the_rasa_address_default_to_the_parts_own():
+    settings = load_settings(dict(GOOD, RASA_PORT="5111"), env_file=None)
+    assert settings.public_url == settings.services_url == "http://127.0.0.1:8000"
+    assert settings.rasa_url == "http://127.0.0.1:5111"
+    behind = load_settings(
+        dict(GOOD, PUBLIC_URL="https://premier.example.com/", RASA_URL="http://rasa:5005"),
+        env_file=None,
+    )
+    assert (behind.public_url, behind.rasa_url) == (
+        "https://premier.example.com",
+        "http://rasa:5005",
+    )
+
+
+@pytest.mark.parametrize("name", ["PUBLIC_URL", "RASA_URL"])
+def test_an_address_with_a_path_is_refused_by_name(name):
+    with pytest.raises(SettingsError, match=name):
+        load_settings(dict(GOOD, **{name: "https://example.com/chat"}), env_file=None)

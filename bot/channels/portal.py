@@ -3,10 +3,18 @@
 A transport only: identity, the conversation, the metadata and the
 "please sign in again" reply come from the conversation layer (`bot.chat`).
 
-    POST /webhooks/portal/webhook   {"sender"?, "message"} -> [{"recipient_id", "text",
-                                    "buttons"?, "data"?}, ...]
+    POST /webhooks/portal/webhook   {"sender"?, "message", "message_id"?} -> [{"recipient_id",
+                                    "text", "buttons"?, "data"?}, ...]
     GET  /webhooks/portal/events    server-sent events: messages pushed into the
                                     caller's conversation later (an agent, a notice)
+
+`message_id` (optional, 8-64 letters, digits, "-" or "_") makes sending a message again
+safe: a message the conversation already holds under that id is answered from what it
+was answered then, not processed again (bot.chat.layer.answered_before).
+
+Every answer of the webhook carries `X-Request-ID`: the caller's when well-formed (nginx
+sends its `$request_id`), else a new one. The turn's log lines in every part carry it too
+(`bot.observability`).
 
 `sender` is only used by anonymous visitors, to continue the conversation id
 the server gave them (it comes back as `recipient_id`); a signed-in person's
@@ -28,6 +36,8 @@ from sanic.response import HTTPResponse
 
 from bot.channels import LayerChannel, domain_responses
 from bot.chat.identity import InvalidCredential, SessionExpired
+from bot.chat.layer import MESSAGE_ID
+from bot.observability import REQUEST_ID_HEADER, accept_request_id
 from bot.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
@@ -72,6 +82,16 @@ class PortalInput(LayerChannel):
             if not isinstance(text, str):
                 return response.json({"error": '"message" must be a string'}, 400)
             sender = body.get("sender")
+            message_id = body.get("message_id")
+            if message_id is not None and not (
+                isinstance(message_id, str) and MESSAGE_ID.match(message_id)
+            ):
+                return response.json(
+                    {"error": '"message_id" must be 8-64 letters, digits, "-" or "_"'}, 400
+                )
+            # The caller's id (nginx's $request_id) or a new one; every answer says which.
+            request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
+            said = {REQUEST_ID_HEADER: request_id}
             try:
                 turn = await layer.handle(
                     channel="portal",
@@ -81,19 +101,22 @@ class PortalInput(LayerChannel):
                     authorization=request.headers.get("authorization"),
                     anonymous_id=sender if isinstance(sender, str) else None,
                     address=request.remote_addr or request.ip,
+                    message_id=message_id,
+                    tracker_store=request.app.ctx.agent.tracker_store,
+                    request_id=request_id,
                 )
             except InvalidCredential:
-                return response.json({"error": NOT_SIGNED_IN}, 401)
+                return response.json({"error": NOT_SIGNED_IN}, 401, headers=said)
             except RateLimited as over:
                 return response.json(
                     {"error": f"too many messages; try again in {over.retry_after} s"},
                     429,
-                    headers={"Retry-After": str(over.retry_after)},
+                    headers={"Retry-After": str(over.retry_after), **said},
                 )
             # The replies are personal data: no browser or proxy cache keeps them.
             return response.json(
                 layer.push_payload(turn.conversation, turn.replies),
-                headers={"Cache-Control": "no-store"},
+                headers={"Cache-Control": "no-store", **said},
             )
 
         @hook.route("/events", methods=["GET"])

@@ -30,6 +30,7 @@ from sanic.response import HTTPResponse
 from bot.channels import LayerChannel, domain_responses
 from bot.channels.portal import NOT_SIGNED_IN
 from bot.chat.identity import InvalidCredential
+from bot.observability import REQUEST_ID_HEADER, accept_request_id
 from bot.policy import load_table
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,9 @@ class SlackBridgeInput(LayerChannel):
             authorization = request.headers.get("authorization")
             if not authorization:  # Slack has no anonymous visitors: the app always knows who
                 return response.json({"error": NOT_SIGNED_IN}, 401)
+            # The Slack app's id for this message: its log lines and ours carry the same one.
+            request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
+            said = {REQUEST_ID_HEADER: request_id}
             try:
                 turn = await layer.handle(
                     channel="slack",
@@ -84,17 +88,19 @@ class SlackBridgeInput(LayerChannel):
                     responses=domain_responses(request.app),
                     authorization=authorization,
                     thread=thread,
+                    request_id=request_id,
                 )
             except InvalidCredential:
-                return response.json({"error": NOT_SIGNED_IN}, 401)
+                return response.json({"error": NOT_SIGNED_IN}, 401, headers=said)
             except ValueError as exc:  # a thread id the conversation rule refuses
-                return response.json({"error": str(exc)}, 400)
+                return response.json({"error": str(exc)}, 400, headers=said)
             return response.json(
                 {
                     "conversation": turn.conversation,
                     "public": await _public_turn(request, turn.conversation),
                     "replies": [reply.as_json() for reply in turn.replies],
-                }
+                },
+                headers=said,
             )
 
         return hook

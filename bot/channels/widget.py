@@ -58,7 +58,7 @@ from bot.channels import domain_responses
 from bot.channels.sockets import SocketBlueprint, socket_server
 from bot.chat.conversations import is_anonymous
 from bot.chat.identity import ChatIdentity, InvalidCredential, SessionExpired
-from bot.chat.layer import MAX_MESSAGE_CHARS, ChatLayer, fixed_reply
+from bot.chat.layer import MAX_MESSAGE_CHARS, MESSAGE_ID, ChatLayer, fixed_reply
 from bot.chat.replies import Reply
 from bot.language import detect_language
 from bot.ratelimit import Budget, RateLimited, RateLimiter
@@ -304,7 +304,14 @@ class WidgetInput(InputChannel):
                 return await self._notice(sid, "too_long")
             if not text.strip():
                 return {"ok": False, "code": "bad_message"}
-            return await self._turn(sid, connection, text, token or None, on_new_message)
+            message_id = payload.get("message_id")
+            if message_id is not None and not (
+                isinstance(message_id, str) and MESSAGE_ID.match(message_id)
+            ):
+                return await self._notice(sid, "bad_message")
+            return await self._turn(
+                sid, connection, text, token or None, on_new_message, message_id
+            )
 
         return receive
 
@@ -315,8 +322,12 @@ class WidgetInput(InputChannel):
         text: str,
         token: Optional[str],
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        message_id: Optional[str] = None,
     ) -> Dict[str, Any]:
-        """One message through the layer; the replies go to every tab of the conversation."""
+        """One message through the layer; the replies go to every tab of the conversation.
+
+        A message sent again with its `message_id` (the retry of one whose answer was lost
+        with a replica) is answered from the conversation, not processed twice."""
         signed_in = connection.identity is not None
         if signed_in != (token is not None):
             # A signed-in socket sent no token (the page signed out) or an anonymous one
@@ -360,6 +371,8 @@ class WidgetInput(InputChannel):
                 anonymous_id=connection.conversation if connection.identity is None else None,
                 forward=forward,
                 address=connection.address,
+                message_id=message_id,
+                tracker_store=_tracker_store(self.app),
             )
         except InvalidCredential:
             await self.sio.disconnect(sid)

@@ -24,8 +24,11 @@ push hub, so a message pushed by one (the agent console) reaches connections hel
 from __future__ import annotations
 
 import logging
+import re
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Iterator, List, Mapping, Optional
 
 from rasa.core.channels.channel import UserMessage
 
@@ -37,7 +40,8 @@ from bot.chat.push import PushHub, push_hub_from_url
 from bot.chat.redact import redact
 from bot.chat.replies import Reply
 from bot.language import detect_language
-from bot.ratelimit import CallerLimits
+from bot.observability import accept_request_id, request_scope
+from bot.ratelimit import CallerLimits, RateLimited
 from bot.settings import Settings
 
 if TYPE_CHECKING:  # the desk imports the layer's types; the layer only holds one
@@ -45,6 +49,8 @@ if TYPE_CHECKING:  # the desk imports the layer's types; the layer only holds on
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 2000
+# A client's id for one message, so that sending it again (after a lost answer) is safe.
+MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
@@ -88,6 +94,29 @@ def _fill(template: str, values: Mapping[str, Any]) -> str:
     for key, value in values.items():
         template = template.replace("{" + key + "}", str(value))
     return template
+
+
+@contextmanager
+def _logged_turn(channel: str, offered_id: Optional[str]) -> Iterator[str]:
+    """Run a turn under its request id and log one line for it (whatever its outcome)."""
+    with request_scope(accept_request_id(offered_id)) as request_id:
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            yield request_id
+            outcome = "answered"
+        except (InvalidCredential, RateLimited):
+            outcome = "refused"
+            raise
+        finally:
+            took = round((time.perf_counter() - started) * 1000, 1)
+            log.info(
+                "%s message %s in %.0f ms",
+                channel,
+                outcome,
+                took,
+                extra={"data": {"channel": channel, "outcome": outcome, "duration_ms": took}},
+            )
 
 
 _SHARED: Dict[str, ChatLayer] = {}
@@ -189,67 +218,104 @@ class ChatLayer:
         anonymous_id: Optional[str] = None,
         forward: Optional[Forward] = None,
         address: Optional[str] = None,
+        message_id: Optional[str] = None,
+        tracker_store: Any = None,
+        request_id: Optional[str] = None,
     ) -> ChatTurn:
         """Take one message from a channel through the assistant.
 
         Exactly one of `authorization` (a header value) or `token` may be given;
         neither means an anonymous visitor. `address` is the sender's network
         address: anonymous visitors and refused credentials are rate-limited by it.
+        `request_id` is the id to run the turn under (`accept_request_id` of the caller's
+        `X-Request-ID`); None or a malformed one: a new id. Every log line of the turn, in
+        every part, carries it (`bot.observability`): the metadata takes it to the actions.
 
         Raises:
             InvalidCredential: the channel answers 401 (without the reason).
             RateLimited: the sender is over their budget; nothing reached the assistant.
         """
-        text = redact(text)[:MAX_MESSAGE_CHARS]
-        hint = detect_language(text)
-        try:
-            identity = (
-                self.verifier.from_token(token, channel)
-                if token
-                else self.verifier.from_authorization(authorization, channel)
+        with _logged_turn(channel, request_id) as request_id:
+            text = redact(text)[:MAX_MESSAGE_CHARS]
+            hint = detect_language(text)
+            try:
+                identity = (
+                    self.verifier.from_token(token, channel)
+                    if token
+                    else self.verifier.from_authorization(authorization, channel)
+                )
+            except InvalidCredential:
+                self.admit(None, address)  # guessing tokens costs the address's budget
+                raise
+            except SessionExpired:
+                self.admit(None, address)
+                reply = fixed_reply(responses, "utter_session_expired", hint or "en")
+                if forward is not None:
+                    await forward(reply)
+                return ChatTurn(conversation="", replies=[reply])
+            self.admit(identity, address)
+            conversation = self.conversation_of(identity, thread=thread, anonymous_id=anonymous_id)
+            if identity is not None and self.desk is not None:
+                held = await self.desk.relay_customer(identity, conversation, text, responses)
+                if held is not None:  # a person holds the conversation: the assistant is silent
+                    for reply in held:
+                        if forward is not None:
+                            await forward(reply)
+                    return ChatTurn(conversation, held, identity)
+            if message_id is not None and tracker_store is not None:
+                replayed = await answered_before(tracker_store, conversation, message_id)
+                if replayed is not None:
+                    for reply in replayed:
+                        if forward is not None:
+                            await forward(reply)
+                    return ChatTurn(conversation, replayed, identity)
+            metadata = ChatMetadata(
+                channel=channel,
+                conversation=conversation,
+                user_id=identity.user_id if identity else None,
+                account_id=identity.account_id if identity else None,
+                language=identity.language if identity else None,
+                language_hint=hint,
+                thread=thread,
+                request_id=request_id,
+                credential=identity.credential if identity else None,
             )
-        except InvalidCredential:
-            self.admit(None, address)  # guessing tokens costs the address's budget
-            raise
-        except SessionExpired:
-            self.admit(None, address)
-            reply = fixed_reply(responses, "utter_session_expired", hint or "en")
-            if forward is not None:
-                await forward(reply)
-            return ChatTurn(conversation="", replies=[reply])
-        self.admit(identity, address)
-        conversation = self.conversation_of(identity, thread=thread, anonymous_id=anonymous_id)
-        if identity is not None and self.desk is not None:
-            held = await self.desk.relay_customer(identity, conversation, text, responses)
-            if held is not None:  # a person holds the conversation: the assistant is silent
-                for reply in held:
-                    if forward is not None:
-                        await forward(reply)
-                return ChatTurn(conversation, held, identity)
-        metadata = ChatMetadata(
-            channel=channel,
-            conversation=conversation,
-            user_id=identity.user_id if identity else None,
-            account_id=identity.account_id if identity else None,
-            language=identity.language if identity else None,
-            language_hint=hint,
-            thread=thread,
-            credential=identity.credential if identity else None,
-        )
-        collector = ReplyCollector(channel, forward)
-        await on_new_message(
-            UserMessage(
-                text,
-                collector,
-                conversation,
-                input_channel=channel,
-                metadata=metadata.to_message(),
+            collector = ReplyCollector(channel, forward)
+            await on_new_message(
+                UserMessage(
+                    text,
+                    collector,
+                    conversation,
+                    input_channel=channel,
+                    metadata=metadata.to_message(),
+                    message_id=message_id,
+                )
             )
-        )
-        if identity is not None and self.desk is not None:
-            await self.desk.observe(identity, conversation, channel, collector.replies)
-        return ChatTurn(conversation, collector.replies, identity)
+            if identity is not None and self.desk is not None:
+                await self.desk.observe(identity, conversation, channel, collector.replies)
+            return ChatTurn(conversation, collector.replies, identity)
 
     def push_payload(self, conversation: str, replies: List[Reply]) -> List[Dict[str, Any]]:
         """Replies in the REST shape: Rasa's `recipient_id` plus our text/buttons/data."""
         return [{"recipient_id": conversation, **reply.as_json()} for reply in replies]
+
+
+async def answered_before(
+    tracker_store: Any, conversation: str, message_id: str
+) -> Optional[List[Reply]]:
+    """The replies to the message `message_id` if the conversation holds it, else None."""
+    from rasa.shared.core.events import BotUttered, UserUttered
+
+    tracker = await tracker_store.retrieve(conversation)
+    if tracker is None:
+        return None
+    replies: Optional[List[Reply]] = None
+    for event in tracker.events:
+        if isinstance(event, UserUttered):
+            if replies is not None:
+                break  # the next message: its turn is over
+            if event.message_id == message_id:
+                replies = []
+        elif isinstance(event, BotUttered) and replies is not None:
+            replies.append(Reply.from_bot_message({**(event.data or {}), "text": event.text}))
+    return replies

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from rasa.core.lock_store import RedisLockStore
+from redis.backoff import ExponentialBackoff
 from redis.connection import parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 from bot.settings import load_settings
 
 KEY_PREFIX = "premier"
+# A Redis restart drops every pooled connection: each command tries again on a new one, for
+# about 10 seconds in all (0.1, 0.2, 0.4 ... capped at 2 s), before a turn fails.
+RECONNECT = Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=8)
 
 
 class SettingsRedisLockStore(RedisLockStore):
@@ -32,4 +40,16 @@ class SettingsRedisLockStore(RedisLockStore):
             password=options.get("password"),
             use_ssl=url.startswith("rediss://"),
             key_prefix=KEY_PREFIX,
+        )
+        # Rasa's client gives up on the first dropped connection; this one reconnects.
+        self.red = redis.StrictRedis(
+            host=options.get("host", "localhost"),
+            port=int(options.get("port", 6379)),
+            db=int(options.get("db", 0)),
+            username=options.get("username"),
+            password=options.get("password"),
+            ssl=url.startswith("rediss://"),
+            retry=RECONNECT,
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            health_check_interval=30,
         )

@@ -29,6 +29,7 @@ class ChatMetadata(BaseModel):
         language: the language of the token's person (their profile), when known.
         language_hint: the language the text itself is written in, when clear.
         thread: the Slack thread, for a conversation that is one.
+        request_id: the id the turn is logged under in every part (`bot.observability`).
         credential: transient - the verified token, for this turn's calls to the services.
     """
 
@@ -40,6 +41,7 @@ class ChatMetadata(BaseModel):
     language: Optional[StrictStr] = None
     language_hint: Optional[StrictStr] = None
     thread: Optional[StrictStr] = None
+    request_id: Optional[StrictStr] = None
     credential: Optional[StrictStr] = None
 
     class Config:

@@ -16,6 +16,9 @@ at once while the services are down, trying one again every few seconds.
 costs one call to the services, not two: it is what the actions show and how
 they explain a denial, while the services decide every request afresh. A write
 made through the client drops that person's cached entries at once.
+
+Every call made while a request is handled carries its id (`bot.observability`) as
+`X-Request-ID`, so the services' access line joins the message's other log lines.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pydantic import BaseModel, parse_obj_as
 
 from bot.client.breaker import CircuitBreaker
 from bot.client.errors import AccountServicesError, NotFound, Unavailable, error_for
+from bot.observability import REQUEST_ID_HEADER, current_request_id
 from bot.services import schemas as s
 
 T = TypeVar("T")
@@ -145,6 +149,9 @@ class AccountServices:
             headers[s.CHANNEL_HEADER] = channel
         if idempotency_key:
             headers[s.IDEMPOTENCY_HEADER] = idempotency_key
+        request_id = current_request_id()  # the message being answered: its id, in every part
+        if request_id:
+            headers[REQUEST_ID_HEADER] = request_id
         attempts = 1 + (self.retries if retry else 0)
         last: Optional[Exception] = None
         for attempt in range(attempts):

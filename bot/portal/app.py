@@ -257,7 +257,13 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/sign-in", response_model=None)
     async def sign_in_page() -> Response:
         if settings.production:
-            return Response("demo sign-in is off in production", status_code=404)
+            page = notice_page(
+                "Demo sign-in is off",
+                "<p>In production mode people sign in through the vendor's identity provider, "
+                "which gives the portal their token; the demo people cannot be chosen here.</p>"
+                '<p><a href="/visitor">Ask the assistant without signing in</a></p>',
+            )
+            return HTMLResponse(page, status_code=404)
         return FileResponse(STATIC / "signin.html")
 
     @app.get("/visitor", response_model=None)

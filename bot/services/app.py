@@ -16,11 +16,12 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.observability import configure_logging
 from bot.policy import load_table
 from bot.ratelimit import CallerLimits
 from bot.services.audit import AuditWriter
 from bot.services.db import create_engine
-from bot.services.edge import AddressRateLimit, HeaderLimit, NoStore
+from bot.services.edge import AddressRateLimit, HeaderLimit, NoStore, RequestLog
 from bot.services.errors import PayloadTooLarge, ServiceError
 from bot.services.routes import demo as demo_sign_in
 from bot.services.routes import (
@@ -211,9 +212,24 @@ def create_app(settings: Settings, engine: Optional[Engine] = None) -> FastAPI:
         )
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    # Outermost last: headers are measured first, then the address's budget, then the body.
+    # Outermost last: the request id and the access line wrap everything; then headers are
+    # measured, then the address's budget, then the body.
     app.add_middleware(BodyLimit)
     app.add_middleware(AddressRateLimit, limits=app.state.limits)
     app.add_middleware(HeaderLimit)
     app.add_middleware(NoStore)
+    app.add_middleware(RequestLog)
     return app
+
+
+def create_app_from_settings() -> FastAPI:
+    """The app for the configured settings: what each uvicorn worker process builds.
+
+    Each worker's entry point, so it sets up the worker's logging (`LOG_FORMAT`), after
+    uvicorn has set up its own.
+    """
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings, "services")
+    return create_app(settings)

@@ -54,7 +54,7 @@ def sign_link(settings: Settings, target: LinkTarget) -> tuple:
         settings.download_secret,
         algorithm="HS256",
     )
-    return f"{settings.services_url}/downloads/{token}", expires.replace(microsecond=0)
+    return f"{settings.public_url}/downloads/{token}", expires.replace(microsecond=0)
 
 
 def open_link(settings: Settings, token: str) -> LinkTarget:

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.push import push_hub_from_url
 from bot.client import AccountServices
+from bot.observability import REQUEST_ID_HEADER, accept_request_id, configure_logging, request_scope
 from bot.settings import Settings, SettingsError
 from bot.slack.assistant import Assistant
 from bot.slack.desk import Desk
@@ -47,7 +48,7 @@ def build_tools(settings: Settings) -> Tools:
     return Tools(
         services=services,
         people=people,
-        assistant=Assistant(f"http://{settings.host}:{settings.rasa_port}"),
+        assistant=Assistant(settings.rasa_url),
         memory=memory,
         texts=texts,
         relay=Relay(hub),
@@ -100,7 +101,10 @@ def web_app(app: AsyncApp) -> web.Application:
     """`POST /slack/events` for Slack, `GET /health` for `make run` and the tests."""
 
     async def events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+        # nginx's $request_id, when it sent one, names every line this event's answer writes.
+        with request_scope(accept_request_id(request.headers.get(REQUEST_ID_HEADER))):
+            answer = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(answer)
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -139,5 +143,6 @@ def serve(settings: Settings) -> None:
     """Run the Slack app until stopped (`python -m bot.slack`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("slack_bolt").setLevel(logging.WARNING)
+    configure_logging(settings, "slack")
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C / `make run` stopping: a clean end
         asyncio.run(_serve(settings))

@@ -8,11 +8,12 @@ as the layer's replies plus whether the question was a public one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List
+from typing import Dict, List
 
 import httpx
 
 from bot.chat.replies import Reply
+from bot.observability import REQUEST_ID_HEADER, current_request_id
 
 BRIDGE_PATH = "/webhooks/slack_bridge/webhook"
 
@@ -54,7 +55,7 @@ class Assistant:
         try:
             response = await self._http.post(
                 BRIDGE_PATH,
-                headers={"Authorization": f"Bearer {token}"},
+                headers={"Authorization": f"Bearer {token}", **_request_id_header()},
                 json={"message": text, "thread": thread},
             )
         except httpx.HTTPError as exc:
@@ -69,3 +70,9 @@ class Assistant:
         if not body.get("conversation"):
             raise TokenRefused("the assistant asked for a new sign-in")
         return AssistantTurn(body["conversation"], bool(body.get("public")), replies)
+
+
+def _request_id_header() -> Dict[str, str]:
+    """The id this Slack message is logged under (`converse`), for the bridge to keep."""
+    request_id = current_request_id()
+    return {REQUEST_ID_HEADER: request_id} if request_id else {}

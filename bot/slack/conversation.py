@@ -28,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.chat.replies import Reply
 from bot.client.errors import AccountServicesError
 from bot.language import detect_language
+from bot.observability import accept_request_id, current_request_id, request_scope
 from bot.slack.assistant import AssistantTurn, AssistantUnavailable, TokenRefused
 from bot.slack.blocks import Choices, Kind, render
 from bot.slack.people import NotLinked
@@ -144,54 +145,58 @@ async def converse(
 ) -> Optional[AssistantTurn]:
     """One question from Slack, answered where it belongs.
 
+    Everything it logs, and the assistant's turn in every part, carries one request id: the
+    Slack request's `X-Request-ID` (nginx's) when the events endpoint kept one, else a new one.
+
     Returns the turn, or None when nothing reached the assistant (not linked, unavailable).
     """
-    try:
-        person = await tools.people.find(place.team, place.user)
-    except NotLinked:
-        language = detect_language(text) or "en"
-        await say_alone(
-            client,
-            place,
-            tools.texts.say("not_linked", language, team=place.team, user=place.user),
-            respond,
-        )
-        return None
-    except AccountServicesError:
-        log.exception("the Slack link exchange failed")
-        await say_alone(client, place, tools.texts.say("unavailable", "en"), respond)
-        return None
-
-    async def ask() -> AssistantTurn:
-        nonlocal person
+    with request_scope(accept_request_id(current_request_id())):
         try:
-            return await tools.assistant.ask(person.token, place.thread, text)
-        except TokenRefused:
-            tools.people.forget(place.team, place.user)
             person = await tools.people.find(place.team, place.user)
-            return await tools.assistant.ask(person.token, place.thread, text)
+        except NotLinked:
+            language = detect_language(text) or "en"
+            await say_alone(
+                client,
+                place,
+                tools.texts.say("not_linked", language, team=place.team, user=place.user),
+                respond,
+            )
+            return None
+        except AccountServicesError:
+            log.exception("the Slack link exchange failed")
+            await say_alone(client, place, tools.texts.say("unavailable", "en"), respond)
+            return None
 
-    task = asyncio.ensure_future(ask())
-    try:
-        async with _working_mark(client, place, task):
-            turn = await task
-    except (AssistantUnavailable, TokenRefused, NotLinked, AccountServicesError):
-        log.exception("the assistant could not answer a Slack message")
-        await say_alone(client, place, tools.texts.say("unavailable", person.language), respond)
-        return None
-    await deliver(
-        client,
-        tools,
-        place,
-        turn.replies,
-        public=turn.public,
-        language=person.language,
-        respond=respond,
-    )
-    if place.kind != "command":
-        # Later messages of this conversation (an agent's answer) are posted here too.
-        tools.relay.watch(turn.conversation, replace(place, message_ts=None), person.language)
-    return turn
+        async def ask() -> AssistantTurn:
+            nonlocal person
+            try:
+                return await tools.assistant.ask(person.token, place.thread, text)
+            except TokenRefused:
+                tools.people.forget(place.team, place.user)
+                person = await tools.people.find(place.team, place.user)
+                return await tools.assistant.ask(person.token, place.thread, text)
+
+        task = asyncio.ensure_future(ask())
+        try:
+            async with _working_mark(client, place, task):
+                turn = await task
+        except (AssistantUnavailable, TokenRefused, NotLinked, AccountServicesError):
+            log.exception("the assistant could not answer a Slack message")
+            await say_alone(client, place, tools.texts.say("unavailable", person.language), respond)
+            return None
+        await deliver(
+            client,
+            tools,
+            place,
+            turn.replies,
+            public=turn.public,
+            language=person.language,
+            respond=respond,
+        )
+        if place.kind != "command":
+            # Later messages of this conversation (an agent's answer) are posted here too.
+            tools.relay.watch(turn.conversation, replace(place, message_ts=None), person.language)
+        return turn
 
 
 def event_place(team: str, event: Dict[str, Any]) -> Optional[Place]:

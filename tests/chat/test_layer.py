@@ -7,7 +7,7 @@ one (through the output channel it was handed), so the layer's own work is what 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import pytest
 from rasa.core.channels.channel import UserMessage
@@ -18,6 +18,7 @@ from bot.chat.identity import InvalidCredential, Verifier
 from bot.chat.layer import ChatLayer, fixed_reply
 from bot.chat.metadata import ChatMetadata
 from bot.chat.push import InProcessPushHub
+from bot.observability import current_request_id
 from bot.ratelimit import Budget, CallerLimits, RateLimited, RateLimiter
 
 PRIVATE, PUBLIC = tokens.generate_key_pair()
@@ -200,6 +201,52 @@ async def test_anonymous_visitors_and_bad_tokens_spend_their_addresss_budget(lim
     with pytest.raises(RateLimited):  # over the budget, a guess learns nothing but the wait
         await say(token="forged-again")
     assert agent.seen == []
+
+
+# --- the request id a turn runs under ---------------------------------------------------------
+
+
+class SeesRequestId(Agent):
+    """Remembers the request id current while Rasa handles the message (its log lines')."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current: List[Optional[str]] = []
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.current.append(current_request_id())
+        await super().__call__(message)
+
+
+async def test_the_turn_runs_under_the_callers_request_id_and_the_metadata_carries_it(layer):
+    agent = SeesRequestId()
+    await layer.handle(
+        channel="portal",
+        text="hello",
+        on_new_message=agent,
+        responses=RESPONSES,
+        request_id="0f9d2c4b8a7e6f5d4c3b2a1908f7e6d5",
+    )
+    metadata = ChatMetadata.parse_obj(agent.seen[0].metadata)
+    assert metadata.request_id == agent.current[0] == "0f9d2c4b8a7e6f5d4c3b2a1908f7e6d5"
+    assert current_request_id() is None  # the id ends with the turn
+
+
+@pytest.mark.parametrize("offered", [None, "bad id; drop table", "x" * 200])
+async def test_a_turn_without_a_well_formed_request_id_gets_a_new_one(layer, offered):
+    agent = SeesRequestId()
+    for _ in range(2):
+        await layer.handle(
+            channel="widget",
+            text="hello",
+            on_new_message=agent,
+            responses=RESPONSES,
+            request_id=offered,
+        )
+    ids = [ChatMetadata.parse_obj(message.metadata).request_id for message in agent.seen]
+    assert ids == agent.current
+    assert all(i and len(i) == 32 and i != offered for i in ids)
+    assert ids[0] != ids[1]  # one per message
 
 
 # --- replies said outside a turn, and one layer per process ------------------------------------

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from bot.client import AccountServices, errors
+from bot.observability import request_scope
 from bot.services import schemas as s
 
 
@@ -106,3 +107,18 @@ async def test_writes_need_an_idempotency_key(services, client):
     ben = client.as_user(services.token("ben.buyer@acme.example"))
     with pytest.raises(ValueError):
         await ben.reorder("100000001", idempotency_key="")
+
+
+async def test_every_call_carries_the_request_id_of_the_message_it_answers():
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("X-Request-ID"))
+        return httpx.Response(200, json=[])
+
+    async with AccountServices("http://services.test", transport=httpx.MockTransport(handler)) as c:
+        with request_scope("0f9d2c4b8a7e6f5d4c3b2a1908f7e6d5"):
+            await c.as_user("t").devices()
+            await c.support_contacts()
+        await c.support_contacts()  # outside a request: no id is made up
+    assert seen == ["0f9d2c4b8a7e6f5d4c3b2a1908f7e6d5"] * 2 + [None]

@@ -132,17 +132,19 @@ def running_stack(
         RuntimeError: a part did not come up (the message ends with the stack's log).
     """
     services_log = open(workdir / "services.log", "w")  # noqa: SIM115 - closed below
-    # The handoff desk's clocks, shortened so that the unclaimed offer and the requeue of a
-    # silent agent happen within a test (tests/e2e/test_handoff.py); the services keep the
-    # agent's grace, the assistant the other two.
-    desk_clocks = {
+    # Settings of every part. The handoff desk's clocks, shortened so that the unclaimed offer
+    # and the requeue of a silent agent happen within a test (tests/e2e/test_handoff.py); the
+    # services keep the agent's grace, the assistant the other two. JSON log lines, as in
+    # production: one message is followed by its request id (tests/e2e/test_request_ids.py).
+    every_part = {
         "HANDOFF_UNCLAIMED_SECONDS": "15",
         "HANDOFF_AGENT_GRACE_SECONDS": "8",
         "HANDOFF_POLL_MS": "500",
+        "LOG_FORMAT": "json",
     }
-    desk_clocks.update(overrides or {})
+    every_part.update(overrides or {})
     services = start_services(
-        "sqlite", f"sqlite:///{workdir / 'premier.db'}", services_log, overrides=desk_clocks
+        "sqlite", f"sqlite:///{workdir / 'premier.db'}", services_log, overrides=every_part
     )
     actions_port, rasa_port, portal_port = free_port(), free_port(), free_port()
     env = service_env(services.database_url, int(services.base_url.rsplit(":", 1)[1]))
@@ -163,7 +165,7 @@ def running_stack(
             "PORTAL_PORT": str(portal_port),
             "WIDGET_ORIGINS": f"http://127.0.0.1:{portal_port}",
             "CHAT_URL": f"http://127.0.0.1:{rasa_port}",
-            **desk_clocks,
+            **every_part,
         }
     )
     settings = load_settings(env, env_file=None)

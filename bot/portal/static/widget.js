@@ -443,6 +443,12 @@
     this.send(text, text);
   };
 
+  function newMessageId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
+
   Widget.prototype.send = function (payload, shown, item) {
     var self = this;
     if (!item) item = this.addMessage("user", { text: shown });
@@ -451,7 +457,11 @@
     if (old) item.removeChild(old);
     if (!this.socket || !this.socket.connected) return this.failed(item, payload, shown);
     this.showTyping(true);
-    this.socket.timeout(SEND_TIMEOUT_MS).emit("user_uttered", { message: payload, token: this.token || undefined }, function (error, ack) {
+    // One id per message, kept across retries: a message whose answer was lost (its server
+    // went away) is sent again under the same id and answered once, not twice.
+    if (!item.getAttribute("data-message-id")) item.setAttribute("data-message-id", newMessageId());
+    var message = { message: payload, token: this.token || undefined, message_id: item.getAttribute("data-message-id") };
+    this.socket.timeout(SEND_TIMEOUT_MS).emit("user_uttered", message, function (error, ack) {
       if (!error && ack && ack.ok) {
         item.setAttribute("data-state", "sent");
         return;

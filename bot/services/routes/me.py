@@ -6,7 +6,9 @@ import datetime as dt
 from typing import List, Optional
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import select
+from fastapi.responses import JSONResponse
+from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot import tokens
@@ -31,7 +33,20 @@ router = APIRouter()
 
 @router.get("/health", tags=["public"])
 def health() -> dict:
+    """Liveness: the process answers (the runner and a liveness probe restart it if not)."""
     return {"status": "ok"}
+
+
+@router.get("/health/ready", tags=["public"])
+def ready(request: Request) -> JSONResponse:
+    """Readiness: the database answers too; while it does not, take this worker out of
+    rotation (503) rather than restart it: a restart would not bring the database back."""
+    try:
+        with request.app.state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return JSONResponse({"status": "not ready", "missing": ["database"]}, status_code=503)
+    return JSONResponse({"status": "ready"})
 
 
 @router.get("/support-contacts", response_model=List[s.SupportContactOut], tags=["public"])
