@@ -148,10 +148,11 @@ def serve(settings: Settings, model: Path, endpoints: Path = ENDPOINTS_FILE) -> 
     The HTTP API token and the one allowed CORS origin (the portal's) are read from the
     settings and handed to Rasa in-process, so neither is on a command line (where
     `ps` shows it to every local user). Logging, TensorFlow and telemetry are set up
-    the way Rasa's own command line does before `rasa run`; then ours (`LOG_FORMAT`,
-    `bot.observability`) over it, and once more when the server starts, because Sanic
-    installs its loggers' handlers only when Rasa creates the app.
+    the way Rasa's own command line does before `rasa run`; ours (`LOG_FORMAT`,
+    `bot.observability`) comes before and after it, and once more when the server starts,
+    because Sanic installs its loggers' handlers only when Rasa creates the app.
     """
+    configure_logging(settings, "rasa")  # first, so the warnings of Rasa's imports are lines too
     import rasa.core.run
     import rasa.telemetry
     import rasa.utils.io

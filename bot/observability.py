@@ -1,8 +1,9 @@
 """Structured logs, and the request id that follows one message through every part.
 
 A person's message enters at a chat channel (portal endpoint, widget socket, Slack bridge).
-The conversation layer keeps the caller's `X-Request-ID` (nginx sends its `$request_id`) when
-it is well-formed, or makes one, runs the turn under it and puts it into the message's metadata;
+The channel hands the conversation layer the caller's `X-Request-ID` (nginx sends its
+`$request_id`; a widget message has none); the layer keeps it when it is well-formed, or makes
+one, runs the turn under it and puts it into the message's metadata;
 the action server runs each action under the id of the message it answers; the account-services
 client sends it as `X-Request-ID`; the services log their access line under it and send it
 back. The id lives in a context variable, so every log line written while a request is handled

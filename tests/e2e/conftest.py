@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 
 import httpx
 import pytest
+import redis
 
 from bot import assistant
 from bot.settings import Settings, load_settings
@@ -131,6 +132,9 @@ def running_stack(
     Raises:
         RuntimeError: a part did not come up (the message ends with the stack's log).
     """
+    # A fresh world starts with an empty Redis database too: the Slack app remembers what it
+    # posted per handoff id, and a new SQLite world numbers its handoffs from 1 again.
+    redis.Redis.from_url(REDIS_URL).flushdb()
     services_log = open(workdir / "services.log", "w")  # noqa: SIM115 - closed below
     # Settings of every part. The handoff desk's clocks, shortened so that the unclaimed offer
     # and the requeue of a silent agent happen within a test (tests/e2e/test_handoff.py); the

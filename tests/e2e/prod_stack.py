@@ -240,6 +240,7 @@ def running_prod_stack(workdir: Path) -> Iterator[ProdStack]:
             "SERVICES_TIMEOUT_MS": "5000",
         }
     )
+    redis.Redis.from_url(REDIS_URL).flushdb()  # a fresh world, in Redis too
     log = workdir / "run-prod.log"
     handle = open(log, "w")  # noqa: SIM115 - closed below
     runner = subprocess.Popen(
