@@ -49,6 +49,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from bot.chat.redis_retry import reconnecting
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_QUEUED = 100
@@ -482,6 +484,7 @@ class RedisPushHub(PushHub):
             socket_connect_timeout=self.socket_timeout,
             socket_timeout=self.socket_timeout,
             socket_keepalive=True,
+            **reconnecting(),
         )
         try:
             await self._connect()

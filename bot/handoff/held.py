@@ -17,6 +17,8 @@ from typing import Dict, Optional, Set
 
 import redis.asyncio as aioredis
 
+from bot.chat.redis_retry import reconnecting
+
 HASH_KEY = "premier:handoff:held"
 ANNOUNCED_PREFIX = "premier:handoff:announced:"
 ANNOUNCED_TTL_SECONDS = 24 * 3600
@@ -76,7 +78,7 @@ class RedisHeld(HeldConversations):
     @property
     def redis(self) -> aioredis.Redis:
         if self._redis is None:
-            self._redis = aioredis.from_url(self._url, decode_responses=True)
+            self._redis = aioredis.from_url(self._url, decode_responses=True, **reconnecting())
         return self._redis
 
     async def close(self) -> None:

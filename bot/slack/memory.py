@@ -17,6 +17,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import redis.asyncio as aioredis
 
+from bot.chat.redis_retry import reconnecting
+
 DEFAULT_TTL = 24 * 3600
 MAX_KEYS = 100_000
 PREFIX = "premier:slack:"
@@ -75,7 +77,7 @@ class RedisMemory(Memory):
 
     def __init__(self, url: str, ttl: int = DEFAULT_TTL):
         super().__init__(ttl)
-        self._redis = aioredis.from_url(url)
+        self._redis = aioredis.from_url(url, **reconnecting())
 
     async def first(self, key: str) -> bool:
         return bool(await self._redis.set(PREFIX + key, b"1", nx=True, ex=self._ttl))

@@ -269,10 +269,10 @@ def audit_rows_after(services: Any, after: int, *, at_least: int) -> List[m.Audi
 
 
 def headers_but_date(response: httpx.Response) -> Dict[str, str]:
-    """The headers that do not vary by themselves (the length follows the id's own length)."""
-    return {
-        k: v for k, v in response.headers.items() if k.lower() not in ("date", "content-length")
-    }
+    """The headers that do not vary by themselves (the length follows the id's own length;
+    every answer has its own request id)."""
+    varying = ("date", "content-length", "x-request-id")
+    return {k: v for k, v in response.headers.items() if k.lower() not in varying}
 
 
 def masked(response: httpx.Response, object_id: str) -> bytes:

@@ -263,6 +263,7 @@ ROUTES: List[APIRoute] = [
 # Reachable without a token: health, regional support contacts, signed download links.
 PUBLIC_ROUTES = {
     ("GET", "/health"),
+    ("GET", "/health/ready"),  # readiness: whether the database answers, nothing more
     ("GET", "/support-contacts"),
     ("GET", "/downloads/{token}"),
     # the demo portal's sign-in (404 in production: tests/portal/)
