@@ -36,6 +36,7 @@ from bot.chat.push import PushHub, PushUnavailable
 from bot.chat.replies import Reply
 from bot.client import AccountServices, errors
 from bot.handoff.held import HeldConversations, held_from_url
+from bot.observability import new_request_id, request_scope
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,8 @@ class HandoffDesk:
             async with self.push.subscribe(topic) as news:
                 while self.watches.get(watch.conversation) is watch:
                     if not watch.expired:
-                        await self._check(watch)
+                        with request_scope(new_request_id()):  # each check its own request
+                            await self._check(watch)
                     if self.watches.get(watch.conversation) is not watch:
                         return
                     await _next_change(news, self.poll_seconds)

@@ -36,6 +36,7 @@ from bot.chat.layer import MAX_MESSAGE_CHARS, ChatLayer
 from bot.chat.redact import redact
 from bot.client import AccountSession, errors
 from bot.handoff.desk import QUEUE_TOPIC, HandoffDesk, desk_topic
+from bot.observability import new_request_id, request_scope
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,8 @@ class DeskInput(InputChannel):
             if agent.identity.expires_at <= dt.datetime.now(dt.timezone.utc):
                 return {"ok": False, "code": "session_expired", "message": "sign in again"}
             try:
-                return await handler(agent, payload)
+                with request_scope(new_request_id()):  # the services' lines of this call
+                    return await handler(agent, payload)
             except Refused as refused:
                 return {
                     "ok": False,

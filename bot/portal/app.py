@@ -44,6 +44,12 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, constr
 
+from bot.observability import (
+    REQUEST_ID_HEADER,
+    accept_request_id,
+    current_request_id,
+    request_scope,
+)
 from bot.portal.areas import AREAS, table
 from bot.settings import PROJECT_ROOT, Settings
 
@@ -114,6 +120,13 @@ def _problem(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+async def _with_request_id(request: httpx.Request) -> None:
+    """Each call to the services carries the page request's id, so their lines join it."""
+    request_id = current_request_id()
+    if request_id is not None:
+        request.headers[REQUEST_ID_HEADER] = request_id
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The portal app; it calls the account services at `settings.services_url`."""
     script = socket_script("widget.js")
@@ -128,7 +141,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(base_url=settings.services_url, timeout=15) as client:
+        async with httpx.AsyncClient(
+            base_url=settings.services_url, timeout=15, event_hooks={"request": [_with_request_id]}
+        ) as client:
             app.state.services = client
             yield
 
@@ -175,11 +190,15 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.middleware("http")
     async def guard_posts(request: Request, call_next: Any) -> Response:
-        if request.method == "POST" and request.headers.get(CSRF_HEADER) != "1":
-            return _problem(403, "forbidden", f"send the {CSRF_HEADER} header")
-        reply: Response = await call_next(request)
+        request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
+        with request_scope(request_id):
+            if request.method == "POST" and request.headers.get(CSRF_HEADER) != "1":
+                reply: Response = _problem(403, "forbidden", f"send the {CSRF_HEADER} header")
+            else:
+                reply = await call_next(request)
         reply.headers.setdefault("Cache-Control", "no-store")
         reply.headers.setdefault("X-Content-Type-Options", "nosniff")
+        reply.headers[REQUEST_ID_HEADER] = request_id
         return reply
 
     @app.get("/health")

@@ -12,8 +12,10 @@ import os
 import signal
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, List, Set
+from urllib.parse import urlsplit
 
+import psutil
 import pytest
 
 BEN = "ben.buyer@acme.example"
@@ -29,6 +31,27 @@ def services_hung(stack) -> Iterator[None]:  # type: ignore[no-untyped-def]
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+def _process_tree(pid: int) -> List[psutil.Process]:
+    process = psutil.Process(pid)
+    return [process, *process.children(recursive=True)]
+
+
+def connections_to(pid: int, port: int) -> Set[int]:
+    """The local ports of the TCP connections `pid` (and its children) hold open to `port`."""
+    return {
+        connection.laddr.port
+        for process in _process_tree(pid)
+        for connection in process.net_connections(kind="tcp")
+        if connection.raddr
+        and connection.raddr.port == port
+        and connection.status != psutil.CONN_TIME_WAIT  # closed by us; the kernel's to forget
+    }
+
+
+def threads_of(pid: int) -> int:
+    return sum(process.num_threads() for process in _process_tree(pid))
 
 
 def wait_until_answered(stack, token: str, text: str, expected: str) -> float:  # type: ignore[no-untyped-def]
@@ -57,6 +80,12 @@ def test_hung_services_are_reported_within_two_seconds_and_the_assistant_recover
     token = stack.services.token(person)
     stack.tokens_sent.add(token)
     assert answer in stack.texts(text, token)  # well before the fault
+    actions_pid = stack.processes[0].pid
+    services_port = urlsplit(stack.services.base_url).port or 80
+    open_before, threads_before = (
+        connections_to(actions_pid, services_port),
+        threads_of(actions_pid),
+    )
     with services_hung(stack):
         for _ in range(3):  # each waits for the timeout; three in a row open the circuit
             started = time.monotonic()
@@ -70,4 +99,10 @@ def test_hung_services_are_reported_within_two_seconds_and_the_assistant_recover
         started = time.monotonic()
         assert says in stack.texts(text, token)
         assert time.monotonic() - started < 1.0
+        # The calls that timed out gave up their connections (the hung process still
+        # holds them open at its end), and no thread is left waiting on one.
+        left = connections_to(actions_pid, services_port) - open_before
+        assert not left, f"connections to the hung services left open: {sorted(left)}"
+        assert threads_of(actions_pid) <= threads_before
     wait_until_answered(stack, token, text, answer)
+    assert threads_of(actions_pid) <= threads_before

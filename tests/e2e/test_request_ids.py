@@ -85,3 +85,22 @@ def test_a_malformed_request_id_is_replaced_and_the_new_one_followed(stack):
         line["part"] for line in _lines_of_every_part(stack, request_id)
     }
     assert not _lines(stack, offered)
+
+
+def test_the_portals_calls_to_the_services_carry_the_page_requests_id(stack):
+    """A portal page's data (what nginx sends with its `$request_id`) is found by that id."""
+    with httpx.Client(base_url=stack.portal_url, timeout=60) as portal:
+        signed_in = portal.post("/api/sign-in", json={"email": ANA}, headers={"X-Portal": "1"})
+        assert signed_in.status_code == 200, signed_in.text
+        request_id = uuid.uuid4().hex
+        answer = portal.get("/api/areas/invoices", headers={"X-Request-ID": request_id})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-request-id"] == request_id
+    deadline = time.monotonic() + 15
+    while not [line for line in _lines(stack, request_id) if line["part"] == "services"]:
+        assert time.monotonic() < deadline, "no services line carries the portal's request id"
+        time.sleep(0.2)
+    paths = {
+        line["data"]["path"] for line in _lines(stack, request_id) if line["part"] == "services"
+    }
+    assert any(path.startswith("/invoices") for path in paths), paths
