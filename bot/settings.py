@@ -119,6 +119,9 @@ class Settings:
     # Conversations whose last event is older than this many days are deleted by
     # `python -m bot prune-conversations` (bot/retention.py); the audit log never is.
     conversation_retention_days: int = 90
+    # How much of the conversations a Rasa process is serving it keeps deserialised between
+    # their turns (bot/chat/live_trackers.py), in MB of their events' JSON; 0 turns it off.
+    tracker_cache_mb: int = 64
     # Where people reach the product (the single entry point, nginx in production): the
     # download links the services sign start here. Default: the services' own address.
     public_url: str = ""
@@ -295,6 +298,9 @@ def load_settings(
             if merged.get(name, "") in PLACEHOLDER_SECRETS:
                 problems.append(f"{name} must be set to a real secret when SLACK_BOT_TOKEN is")
     rates = {name: _rate(merged, name, default, problems) for name, default in RATE_DEFAULTS}
+    tracker_cache_mb = _int(merged, "TRACKER_CACHE_MB", 64)
+    if not 0 <= tracker_cache_mb <= 65_536:
+        problems.append("TRACKER_CACHE_MB must be between 0 (off) and 65536 (MB)")
     services_timeout_ms = _int(merged, "SERVICES_TIMEOUT_MS", 1200)
     if not 100 <= services_timeout_ms <= 60_000:
         problems.append("SERVICES_TIMEOUT_MS must be between 100 and 60000 (milliseconds)")
@@ -354,6 +360,7 @@ def load_settings(
         handoff_average_seconds=_int(merged, "HANDOFF_AVERAGE_SECONDS", 240),
         handoff_poll_seconds=_int(merged, "HANDOFF_POLL_MS", 2000) / 1000,
         conversation_retention_days=_int(merged, "CONVERSATION_RETENTION_DAYS", 90),
+        tracker_cache_mb=tracker_cache_mb,
         public_url=(merged.get("PUBLIC_URL") or services_url).rstrip("/"),
         rasa_url=(
             merged.get("RASA_URL") or f"http://{_reachable(host)}:{_int(merged, 'RASA_PORT', 5005)}"

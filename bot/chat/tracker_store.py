@@ -9,21 +9,40 @@ the actions ran: they still received the token, and nothing stored holds it.
 
 The database comes from `Settings.tracker_store_url` (SQLite in var/ by default,
 PostgreSQL in production), so the endpoints file names no address or password.
+
+Between turns the store keeps the trackers it served (`bot.chat.live_trackers`): a message
+costs one indexed query ("is the newest stored event still the one I know?") instead of
+reading and replaying the whole session, and a save appends the turn's new events without
+counting the stored ones first. A tracker another replica has written since, or one whose
+turn did not finish, is read again from the database, exactly as stock Rasa reads it; a saved
+turn that started a new session is read again too, so the tracker holds only that session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import logging
 import time
-from typing import Any, Awaitable, Callable, Optional, TypeVar
+from typing import Any, Awaitable, Callable, List, Optional, TypeVar
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs, is_postgresql_url
+from rasa.shared.core.constants import ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    BotUttered,
+    Event,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from bot.chat.live_trackers import LiveTracker, LiveTrackers
 from bot.chat.metadata import without_transient
 from bot.chat.redact import redact
 from bot.files import private_sqlite_file
@@ -55,6 +74,12 @@ def clean_event(event: Any) -> None:
         event.text = redact(event.text)
 
 
+def _starts_session(event: Event) -> bool:
+    return isinstance(event, SessionStarted) or (
+        isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME
+    )
+
+
 class PrivateSQLTrackerStore(SQLTrackerStore):
     """`tracker_store: type: bot.chat.tracker_store.PrivateSQLTrackerStore` in the endpoints."""
 
@@ -63,10 +88,14 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         domain: Optional[Domain] = None,
         event_broker: Any = None,
         url: Optional[str] = None,
+        cache_mb: Optional[int] = None,
         **kwargs: Any,
     ) -> None:
         kwargs.pop("host", None)  # Rasa passes the endpoint's url as `host`; the settings decide
-        target = url or load_settings().tracker_store_url
+        settings = load_settings()
+        target = url or settings.tracker_store_url
+        budget = settings.tracker_cache_mb if cache_mb is None else cache_mb
+        self.live: Optional[LiveTrackers] = LiveTrackers(budget * 2**20) if budget else None
         private_sqlite_file(target)
         super().__init__(domain=domain, host=target, event_broker=event_broker, **kwargs)
         rasa_engine: Any = getattr(self, "engine")  # noqa: B009 - typed by Rasa at runtime only
@@ -79,14 +108,96 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        for event in tracker.events:
-            clean_event(event)
-        await self._reconnecting(lambda: super(PrivateSQLTrackerStore, self).save(tracker))
+        if self.live is None:
+            for event in tracker.events:
+                clean_event(event)
+            await self._reconnecting(lambda: super(PrivateSQLTrackerStore, self).save(tracker))
+            return
+        await self._reconnecting(lambda: self._save_live(tracker))
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
-        return await self._reconnecting(
-            lambda: super(PrivateSQLTrackerStore, self).retrieve(sender_id)
+        if self.live is None:
+            return await self._reconnecting(
+                lambda: super(PrivateSQLTrackerStore, self).retrieve(sender_id)
+            )
+        return await self._reconnecting(lambda: self._retrieve_live(sender_id))
+
+    async def _retrieve_live(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        """The kept tracker when the store holds nothing newer, else the session read anew."""
+        assert self.live is not None
+        kept = self.live.get(sender_id)
+        with self.session_scope() as session:
+            newest = self._newest_event_id(session, sender_id)
+            if kept is not None and kept.version == newest and not kept.unsaved:
+                return kept.tracker  # type: ignore[no-any-return]
+            query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
+            rows = [(row.id, row.data) for row in query]
+        self.live.drop(sender_id)
+        if not rows or not self.domain:
+            return None
+        tracker = DialogueStateTracker.from_dict(
+            sender_id, [json.loads(data) for _, data in rows], self.domain.slots
         )
+        size = sum(len(data) for _, data in rows)
+        self.live.put(sender_id, LiveTracker(tracker, rows[-1][0], len(tracker.events), size))
+        return tracker
+
+    async def _save_live(self, tracker: DialogueStateTracker) -> None:
+        """Append the events the store does not hold yet; keep the tracker for the next turn.
+
+        The new events are the ones after what the kept tracker matched, when this is that
+        tracker and nobody wrote the conversation since; otherwise they are found as stock
+        Rasa finds them (by counting the stored events of the session).
+        """
+        assert self.live is not None
+        sender_id = tracker.sender_id
+        kept = self.live.get(sender_id)
+        with self.session_scope() as session:
+            newest = self._newest_event_id(session, sender_id)
+            ours = kept is not None and kept.tracker is tracker and kept.version == newest
+            if ours:
+                assert kept is not None
+                new: List[Event] = list(itertools.islice(tracker.events, kept.stored, None))
+            else:
+                new = list(self._additional_events(session, tracker))
+                for event in tracker.events:
+                    clean_event(event)
+            rows = [self._row(sender_id, event) for event in new]
+            session.add_all(rows)
+            session.flush()  # the rows get their ids
+            version = rows[-1].id if rows else newest
+            added = sum(len(row.data) for row in rows)
+            session.commit()
+        if self.event_broker is not None:
+            await self._stream_new_events(self.event_broker, new, sender_id)
+        if not ours or version is None or any(_starts_session(event) for event in new):
+            # Read it again next time: as stock Rasa does, that holds this session alone.
+            self.live.drop(sender_id)
+            return
+        assert kept is not None
+        size = kept.size + added
+        self.live.put(sender_id, LiveTracker(tracker, version, len(tracker.events), size))
+
+    def _row(self, sender_id: str, event: Event) -> Any:
+        """One event as the row stock Rasa's `save` writes, cleaned first."""
+        clean_event(event)
+        data = event.as_dict()
+        return self.SQLEvent(
+            sender_id=sender_id,
+            type_name=event.type_name,
+            timestamp=data.get("timestamp"),
+            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            action_name=data.get("name"),
+            data=json.dumps(data),
+        )
+
+    def _newest_event_id(self, session: Any, sender_id: str) -> Optional[int]:
+        """The id of the conversation's newest stored event (ids only grow): its version."""
+        newest = sa.select(sa.func.max(self.SQLEvent.id)).where(
+            self.SQLEvent.sender_id == sender_id
+        )
+        value: Optional[int] = session.execute(newest).scalar()
+        return value
 
     async def retrieve_full_tracker(self, sender_id: str) -> Optional[DialogueStateTracker]:
         return await self._reconnecting(

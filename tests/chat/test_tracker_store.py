@@ -3,44 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
-import uuid
 
-import pytest
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from bot.chat.metadata import ChatMetadata
 from bot.chat.tracker_store import PrivateSQLTrackerStore
-from tests.conftest import POSTGRES_ADMIN_URL, ROOT, _admin, postgres_available
 
 TOKEN = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiI3In0.c2VjcmV0LXNpZ25hdHVyZQ"
 CARD = "4111 1111 1111 1111"
-
-
-@pytest.fixture(scope="module")
-def domain() -> Domain:
-    return Domain.load(str(ROOT / "domain"))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tracker.db'}"
-        return
-    problem = postgres_available()
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(problem)
-        pytest.skip(problem)
-    name = f"tracker_test_{uuid.uuid4().hex[:10]}"
-    _admin(f'CREATE DATABASE "{name}"')
-    yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def a_turn(domain: Domain) -> DialogueStateTracker:

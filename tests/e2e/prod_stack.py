@@ -22,11 +22,10 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import httpx
 import redis
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
-from bot.services import models as m
+from bench.load_people import seed_load_people  # noqa: F401 - the load tests import it here
 from bot.services.db import create_engine
 from tests.conftest import (
     POSTGRES_ADMIN_URL,
@@ -201,19 +200,6 @@ class ProdStack:
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
-
-
-def seed_load_people(engine: Any, count: int) -> List[str]:
-    """`count` buyers of Acme, each with a conversation of their own."""
-    emails = [f"load.{n:03d}@acme.example" for n in range(count)]
-    with Session(engine) as session, session.begin():
-        acme = session.scalar(select(m.Account).filter_by(name="Acme Corporation"))
-        for email in emails:
-            user = m.User(email=email, name=email.split("@")[0], language="en")
-            session.add(user)
-            session.flush()
-            session.add(m.Membership(user_id=user.id, account_id=acme.id, role="buyer"))
-    return emails
 
 
 @contextmanager
