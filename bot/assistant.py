@@ -168,6 +168,9 @@ def serve(settings: Settings, model: Path, endpoints: Path = ENDPOINTS_FILE) -> 
     rasa.telemetry.initialize_error_reporting()
     configure_structlog(None)
     configure_logging(settings, "rasa")
+    from bot.nlu import lean_loading
+
+    lean_loading.install()  # the model is loaded for answering only: half the memory
 
     async def keep_our_logging(*_: Any) -> None:
         configure_logging(settings, "rasa")

@@ -280,3 +280,15 @@ class AuditLog:
 @pytest.fixture(scope="session")
 def audit_rows(services: RunningServices) -> AuditLog:
     return AuditLog(services)
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """The assistant's model (`make train`), trained first when the data changed since."""
+    from bot import assistant
+
+    if assistant.model_is_stale():
+        result = subprocess.run(assistant.train_command(), cwd=ROOT, capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.fail(f"training failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return assistant.model_path()

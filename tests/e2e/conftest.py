@@ -105,15 +105,6 @@ def _wait(url: str, process: subprocess.Popen, what: str, timeout: float = 300) 
 
 
 @pytest.fixture(scope="session")
-def trained_model() -> Path:
-    if assistant.model_is_stale():
-        result = subprocess.run(assistant.train_command(), cwd=ROOT, capture_output=True, text=True)
-        if result.returncode != 0:
-            pytest.fail(f"training failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return assistant.model_path()
-
-
-@pytest.fixture(scope="session")
 def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         with running_stack(tmp_path_factory.mktemp("stack"), trained_model) as started:
