@@ -74,6 +74,19 @@ def clean_event(event: Any) -> None:
         event.text = redact(event.text)
 
 
+def _write_ahead(connection: Any, _: Any) -> None:
+    """SQLite (the single-machine store): a write-ahead log, flushed to disk at checkpoints.
+
+    Each turn's save was a transaction that waited for the disk (2-3 ms of every message).
+    With WAL and `synchronous=NORMAL` a save survives the process crashing at any moment;
+    only a power cut can lose the last turns. Production's store is PostgreSQL.
+    """
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def _starts_session(event: Event) -> bool:
     return isinstance(event, SessionStarted) or (
         isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME
@@ -99,6 +112,8 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         private_sqlite_file(target)
         super().__init__(domain=domain, host=target, event_broker=event_broker, **kwargs)
         rasa_engine: Any = getattr(self, "engine")  # noqa: B009 - typed by Rasa at runtime only
+        if rasa_engine.url.get_backend_name() == "sqlite":
+            sa.event.listen(rasa_engine, "connect", _write_ahead)
         if is_postgresql_url(rasa_engine.url):
             # Rasa's engine keeps pooled connections that a database restart has closed;
             # a pinged pool replaces them before use instead of failing the next turn.

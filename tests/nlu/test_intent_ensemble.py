@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, List
 
+import numpy as np
 import pytest
 import skops.io as sio
 from rasa.engine.graph import ExecutionContext, GraphSchema
@@ -122,3 +123,10 @@ def test_a_model_file_holding_foreign_types_is_refused(storage):
         sio.dump(OrderedDict(payload=1), folder / MODEL_FILE)
     with pytest.raises(RuntimeError, match="never saves"):
         IntentEnsemble.load({}, storage, Resource("ensemble"), context())
+
+
+def test_the_direct_arithmetic_equals_the_pipelines_predict_proba(storage):
+    ensemble = trained(storage)
+    assert ensemble.pipeline is not None
+    texts = [text for texts in EXAMPLES.values() for text in texts] + ["never seen", "hola", ""]
+    assert np.array_equal(ensemble._probabilities(texts), ensemble.pipeline.predict_proba(texts))
