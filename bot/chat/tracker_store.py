@@ -112,8 +112,21 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         private_sqlite_file(target)
         super().__init__(domain=domain, host=target, event_broker=event_broker, **kwargs)
         rasa_engine: Any = getattr(self, "engine")  # noqa: B009 - typed by Rasa at runtime only
-        if rasa_engine.url.get_backend_name() == "sqlite":
-            sa.event.listen(rasa_engine, "connect", _write_ahead)
+        if rasa_engine.url.get_backend_name() == "sqlite" and rasa_engine.url.database:
+            # SQLAlchemy 1.4 opens a new SQLite connection for every session (NullPool):
+            # under load that was a fifth of the Rasa process's busy time. A small pool keeps
+            # them open; the store is used from the event loop's thread (and, at most, from
+            # the threads of a test), so sharing one across threads is not needed.
+            url = rasa_engine.url
+            rasa_engine.dispose()
+            self.engine = sa.create_engine(
+                url,
+                poolclass=sa.pool.QueuePool,
+                pool_size=2,
+                connect_args={"check_same_thread": False},
+            )
+            sa.event.listen(self.engine, "connect", _write_ahead)
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         if is_postgresql_url(rasa_engine.url):
             # Rasa's engine keeps pooled connections that a database restart has closed;
             # a pinged pool replaces them before use instead of failing the next turn.
@@ -208,10 +221,11 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
 
     def _newest_event_id(self, session: Any, sender_id: str) -> Optional[int]:
         """The id of the conversation's newest stored event (ids only grow): its version."""
-        newest = sa.select(sa.func.max(self.SQLEvent.id)).where(
-            self.SQLEvent.sender_id == sender_id
-        )
-        value: Optional[int] = session.execute(newest).scalar()
+        # Plain SQL on the session's connection: the ORM's statement building cost more than
+        # the indexed lookup itself, and this runs for every read and save of a turn.
+        table = self.SQLEvent.__table__.name
+        newest = sa.text(f"SELECT max(id) FROM {table} WHERE sender_id = :sender")  # noqa: S608
+        value: Optional[int] = session.connection().execute(newest, {"sender": sender_id}).scalar()
         return value
 
     async def retrieve_full_tracker(self, sender_id: str) -> Optional[DialogueStateTracker]:
