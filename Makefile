@@ -56,11 +56,12 @@ evaluate: bootstrap ## NLU quality per language on the held-out sets -> bench/re
 dev-split: bootstrap ## tune the NLU on an 80/20 split of the training data (CONFIG=other.yml to compare)
 	@$(PY) -m bench.dev_split $(if $(CONFIG),--config $(CONFIG))
 
-bench: bootstrap ## benchmarks with reports in bench/reports: training time, NLU quality, probe timing, handoff relay latency
-	@$(PY) -m bench.training_time
-	@$(PY) -m bench.nlu_quality
-	@$(PY) -m bench.probe_timing
-	@$(PY) -m bench.handoff_latency
+bench: bootstrap ## benchmarks with reports in bench/reports: training time, NLU quality, probe timing, handoff latency, performance vs stock Rasa (QUICK=1: short)
+	$(if $(QUICK),,@$(PY) -m bench.training_time)
+	$(if $(QUICK),,@$(PY) -m bench.nlu_quality)
+	$(if $(QUICK),,@$(PY) -m bench.probe_timing)
+	$(if $(QUICK),,@$(PY) -m bench.handoff_latency)
+	@$(PY) -m bench.performance $(if $(QUICK),--quick,--reuse-training)
 
 lint: $(STAMP) ## ruff lint and format check
 	@$(PY) -m ruff check bot actions tests && $(PY) -m ruff format --check bot actions tests

@@ -41,9 +41,7 @@ def template_dir() -> Path:
 def cache_key(rasa_version: str, template: Path) -> str:
     """A digest of the Rasa version and every file of the init template (names and bytes)."""
     digest = hashlib.sha256(f"rasa {rasa_version}\n".encode())
-    files = sorted(
-        p for p in template.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-    )
+    files = sorted(p for p in template.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     for path in files:
         digest.update(path.relative_to(template).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
