@@ -177,6 +177,8 @@ http {{
     proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header X-Real-IP $remote_addr;
     proxy_connect_timeout 2s;
+    # The parts answer with the id they were sent; nginx's own header is the one kept.
+    proxy_hide_header X-Request-ID;
     add_header X-Request-ID $premier_request_id always;
 
     upstream rasa {{
