@@ -111,29 +111,28 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         self.live: Optional[LiveTrackers] = LiveTrackers(budget * 2**20) if budget else None
         private_sqlite_file(target)
         super().__init__(domain=domain, host=target, event_broker=event_broker, **kwargs)
-        rasa_engine: Any = getattr(self, "engine")  # noqa: B009 - typed by Rasa at runtime only
-        if rasa_engine.url.get_backend_name() == "sqlite" and rasa_engine.url.database:
+        engine_url = getattr(self, "engine").url  # noqa: B009 - typed by Rasa at runtime only
+        if engine_url.get_backend_name() == "sqlite" and engine_url.database:
             # SQLAlchemy 1.4 opens a new SQLite connection for every session (NullPool):
             # under load that was a fifth of the Rasa process's busy time. A small pool keeps
             # them open; the store is used from the event loop's thread (and, at most, from
             # the threads of a test), so sharing one across threads is not needed.
-            url = rasa_engine.url
-            rasa_engine.dispose()
-            self.engine = sa.create_engine(
-                url,
-                poolclass=sa.pool.QueuePool,
-                pool_size=2,
-                connect_args={"check_same_thread": False},
+            self._replace_engine(
+                poolclass=sa.pool.QueuePool, pool_size=2, connect_args={"check_same_thread": False}
             )
             sa.event.listen(self.engine, "connect", _write_ahead)
-            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
-        if is_postgresql_url(rasa_engine.url):
+        if is_postgresql_url(engine_url):
             # Rasa's engine keeps pooled connections that a database restart has closed;
             # a pinged pool replaces them before use instead of failing the next turn.
-            url = rasa_engine.url
-            rasa_engine.dispose()
-            self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
-            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+            self._replace_engine(pool_pre_ping=True, **create_engine_kwargs(engine_url))
+
+    def _replace_engine(self, **options: Any) -> None:
+        """Rasa's engine for the same database, made again with `options`."""
+        rasa_engine: Any = getattr(self, "engine")  # noqa: B009 - typed by Rasa at runtime only
+        url = rasa_engine.url
+        rasa_engine.dispose()
+        self.engine = sa.create_engine(url, **options)
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         if self.live is None:
@@ -188,8 +187,6 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
                 new: List[Event] = list(itertools.islice(tracker.events, kept.stored, None))
             else:
                 new = list(self._additional_events(session, tracker))
-                for event in tracker.events:
-                    clean_event(event)
             rows = [self._row(sender_id, event) for event in new]
             session.add_all(rows)
             session.flush()  # the rows get their ids
