@@ -28,7 +28,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import i18n
+from actions import i18n, view
 from actions.services import account_services, token_verifier
 from bot.accounts import choose_account
 from bot.chat import identity as chat_identity
@@ -102,7 +102,12 @@ class Turn:
         self.dispatcher.utter_message(response=response, **values)
 
     def show(self, response: str, data: Optional[Data], **values: Any) -> None:
-        """Send a domain response with what it shows as data, for channels that render it."""
+        """Send a domain response with what it shows as data, for channels that render it.
+
+        A list goes as a table with its headers in the person's language (`view.table`).
+        """
+        if isinstance(data, ListData):
+            data = view.table(self, data)
         json_message = data.as_json() if data is not None else None
         self.dispatcher.utter_message(response=response, json_message=json_message, **values)
 

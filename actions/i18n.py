@@ -357,8 +357,10 @@ def day(value: dt.date, language: str) -> str:
 
 
 # --- field labels ---------------------------------------------------------------------
-# What a card, a table or a confirmation calls each value it shows (`bot.chat.replies.Field`).
-# The values arrive localised by the namers above; these are only the labels beside them.
+# What a card, a table or a confirmation calls each value it shows (`bot.chat.replies.Field`),
+# and the headers of a table's own columns ("item": an item's number and title, "status",
+# "link"; see `actions.view.table`). The values arrive localised by the namers above; these
+# are only the labels beside them, cased as they are shown (channels never re-case them).
 _FIELD_LABELS: Dict[str, Dict[str, str]] = {
     "en": {
         "access_group": "Access group",
@@ -388,10 +390,12 @@ _FIELD_LABELS: Dict[str, Dict[str, str]] = {
         "identity_provider": "Identity provider",
         "invoice_number": "Invoice",
         "issued_on": "Issued",
+        "item": "Item",
         "job_title": "Job title",
         "kind": "Type",
         "label": "Label",
         "language": "Language",
+        "link": "Link",
         "name": "Name",
         "new_role": "New role",
         "new_value": "New value",
@@ -451,10 +455,12 @@ _FIELD_LABELS: Dict[str, Dict[str, str]] = {
         "identity_provider": "Proveedor de identidad",
         "invoice_number": "Factura",
         "issued_on": "Emitida",
+        "item": "Elemento",
         "job_title": "Puesto",
         "kind": "Tipo",
         "label": "Etiqueta",
         "language": "Idioma",
+        "link": "Enlace",
         "name": "Nombre",
         "new_role": "Rol nuevo",
         "new_value": "Valor nuevo",

@@ -5,7 +5,9 @@ becomes a header and sections: a list item per section with its fields in
 columns, a card the same way, a confirmation as the fields of the change; its
 `buttons` become one actions block whose `block_id` says whose they are and
 which conversation a click continues (`Choices`). Values and labels arrive
-already in the person's language: this module adds no words, only layout.
+already in the person's language: this module adds no words, only layout, and
+shows each label as the action cased it. A list's `columns` (the widget's table
+headers) are not used: each item's section heads its fields with their own labels.
 
 Slack's limits are respected here so that no reply is refused: 50 blocks, 10
 fields a section, 3000 characters a section, 2000 a field, 75 a button label.

@@ -23,6 +23,7 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from actions import i18n
 from bot import tokens
 from bot.channels.widget import BURST
 from bot.chat.layer import fixed_reply
@@ -245,6 +246,81 @@ def test_switching_account_in_the_chat_moves_the_portal(page: Page, stack: Stack
     # The page and the chat now agree: the next answer is about Acme too.
     replies = ask(page, "muéstrame las facturas pendientes")
     assert "Acme Corporation" in replies
+
+
+def test_tables_show_the_headers_the_assistant_sent_in_the_conversations_language(
+    page: Page, stack: Stack
+) -> None:
+    # Ben's page is in English; he writes in Spanish, so the assistant answers in Spanish.
+    sign_in(page, stack, "ben.buyer@acme.example")
+    open_chat(page)
+    ask(page, "muéstrame mis pedidos recientes")
+    headers = page.locator(".pc-bot .pc-table").last.locator("thead th").all_inner_texts()
+    columns = ("item", "status", "placed_on", "total")
+    # As the person sees them: in Spanish and cased as sent ("Fecha del pedido"), whatever
+    # the widget's own language and the host page's CSS.
+    assert headers == [i18n.field_label(name, "es") for name in columns]
+    english = {i18n.field_label(name, "en") for name in columns} - set(headers)
+    assert english and not english & set(headers)
+
+
+WIDE_TABLE = """() => {
+  const region = [...document.querySelectorAll('.pc-bot .pc-scroll')].pop();
+  const last = [...region.querySelectorAll('thead th')].pop();
+  const log = document.querySelector('.pc-log');
+  const before = region.scrollLeft;
+  region.scrollLeft = region.scrollWidth;
+  const box = region.getBoundingClientRect(), lastBox = last.getBoundingClientRect();
+  const seen = {
+    role: region.getAttribute('role'), tabindex: region.getAttribute('tabindex'),
+    label: region.getAttribute('aria-label'),
+    scrollWidth: region.scrollWidth, clientWidth: region.clientWidth,
+    panel: document.getElementById('pc-panel').getBoundingClientRect().width,
+    logSpills: log.scrollWidth > log.clientWidth,
+    page: document.documentElement.scrollWidth,
+    startsAtLeft: before === 0,
+    lastReached: lastBox.right <= box.right + 1 && lastBox.left >= box.left - 1,
+    columns: region.querySelectorAll('thead th').length,
+    cells: [...region.querySelectorAll('tbody tr')].map(r => r.children.length),
+    // A title wraps between its words, never inside one (a squeezed column).
+    squeezed: [...region.querySelectorAll('.pc-sub')].some(sub => {
+      const line = parseFloat(getComputedStyle(sub).lineHeight);
+      const lines = Math.round(sub.getBoundingClientRect().height / line);
+      return lines > sub.textContent.trim().split(/\\s+/).length;
+    }),
+  };
+  region.scrollLeft = 0;
+  return seen;
+}"""
+
+
+def test_a_wide_table_scrolls_inside_its_bubble_and_the_panel_keeps_its_width(
+    page: Page, stack: Stack
+) -> None:
+    sign_in(page, stack, "ben.buyer@acme.example")
+    open_chat(page)
+    panel = page.locator("#pc-panel").bounding_box()
+    assert panel is not None
+    ask(page, "show my addresses")
+    for viewport in (None, {"width": 375, "height": 812}):
+        if viewport:
+            page.set_viewport_size(viewport)
+        seen = page.evaluate(WIDE_TABLE)
+        width = viewport["width"] if viewport else panel["width"]
+        region = (seen["role"], seen["tabindex"], seen["label"])
+        assert region == ("region", "0", "Acme Corporation"), "a named, focusable region"
+        assert seen["scrollWidth"] > seen["clientWidth"], "the table is wider than its bubble"
+        assert seen["panel"] == width and not seen["logSpills"], "the panel keeps its width"
+        assert seen["page"] <= (viewport or {"width": 1280})["width"]
+        assert seen["startsAtLeft"] and seen["lastReached"], "the last column can be scrolled to"
+        assert set(seen["cells"]) == {seen["columns"]}, "no column is hidden"
+        assert not seen["squeezed"], "no column is squeezed"
+    # The keyboard scrolls it too: the region takes focus and the arrow keys move it.
+    page.locator(".pc-bot .pc-scroll").last.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.pc-bot .pc-scroll')].pop().scrollLeft > 0"
+    )
 
 
 # --- the conversation survives reloads, restarts and later pushes ----------------------

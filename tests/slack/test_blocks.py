@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, Dict, List
 
 import pytest
 from slack_sdk.models.blocks import Block
 
+from actions import view
 from bot.chat.replies import (
     CardData,
     ConfirmationData,
@@ -159,3 +161,22 @@ def test_a_click_replaces_the_buttons_by_the_choice_and_keeps_the_rest():
         "elements": [{"type": "mrkdwn", "text": ":white_check_mark: *Yes*"}],
     }
     assert not any(b["type"] == "actions" for b in after)
+
+
+def test_a_spanish_table_keeps_the_headers_and_casing_the_action_gave():
+    spanish = SimpleNamespace(language="es")  # what actions.view reads of a turn
+    order = Item(
+        id="200000001",
+        title="200000001",
+        status=view.status(spanish, "shipped"),  # type: ignore[arg-type]
+        fields=view.fields(spanish, placed_on="3 dic 2026", total="1.234,56 US$"),  # type: ignore[arg-type]
+    )
+    data = view.table(spanish, ListData("orders", "Globex México", [order]))  # type: ignore[arg-type]
+    blocks = render(Reply(text="1 pedido.", data=data.as_json()), CHOICES, more)
+    slack_accepts(blocks)
+    section = blocks[2]
+    assert section["text"]["text"] == "*200000001*  :white_circle: enviado"
+    assert [f["text"] for f in section["fields"]] == [
+        "*Fecha del pedido*\n3 dic 2026",
+        "*Total*\n1.234,56 US$",
+    ]

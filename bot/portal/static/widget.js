@@ -360,34 +360,48 @@
     return el("span", { class: "pc-badge pc-tone-" + (status.tone || "info"), text: status.label || status.value });
   };
 
+  // A table's columns: the headers the assistant sent, in its language and casing. A list
+  // stored before the assistant sent them gets the same columns with the widget's words.
+  Widget.prototype.columnsOf = function (data) {
+    var self = this;
+    if (Array.isArray(data.columns) && data.columns.length) return data.columns;
+    var columns = [{ name: "item", label: this.t("item") }];
+    var seen = {};
+    if (data.items.some(function (item) { return item.status; })) columns.push({ name: "status", label: this.t("status") });
+    data.items.forEach(function (item) {
+      (item.fields || []).forEach(function (field) {
+        if (!seen[field.name]) { seen[field.name] = true; columns.push({ name: field.name, label: field.label }); }
+      });
+    });
+    if (data.items.some(function (item) { return item.link; })) columns.push({ name: "link", label: self.t("link") });
+    return columns;
+  };
+
+  Widget.prototype.renderCell = function (item, column, values) {
+    if (column.name === "item") {
+      return el("th", { scope: "row" }, [
+        el("span", { class: "pc-id", text: item.id }),
+        item.title && item.title !== item.id ? el("span", { class: "pc-sub", text: item.title }) : null,
+      ]);
+    }
+    if (column.name === "status") return el("td", {}, [this.renderStatus(item.status)]);
+    if (column.name === "link") return el("td", {}, [this.renderLink(item.link)]);
+    return el("td", { text: values[column.name] || "" });
+  };
+
   Widget.prototype.renderData = function (data) {
     var self = this;
     if (data.type === "list" && Array.isArray(data.items) && data.items.length) {
-      var names = [];
-      var labels = {};
-      data.items.forEach(function (item) {
-        (item.fields || []).forEach(function (field) {
-          if (!(field.name in labels)) { names.push(field.name); labels[field.name] = field.label; }
-        });
-      });
-      var hasStatus = data.items.some(function (item) { return item.status; });
-      var hasLink = data.items.some(function (item) { return item.link; });
-      var head = el("tr", {}, [el("th", { scope: "col", text: this.t("item") })]);
-      if (hasStatus) head.appendChild(el("th", { scope: "col", text: this.t("status") }));
-      names.forEach(function (name) { head.appendChild(el("th", { scope: "col", text: labels[name] })); });
-      if (hasLink) head.appendChild(el("th", { scope: "col", text: this.t("link") }));
-      var body = el("tbody");
-      data.items.forEach(function (item) {
+      var columns = this.columnsOf(data);
+      var head = el("tr", {}, columns.map(function (column) { return el("th", { scope: "col", text: column.label }); }));
+      var body = el("tbody", {}, data.items.map(function (item) {
         var values = {};
         (item.fields || []).forEach(function (field) { values[field.name] = field.value; });
-        var row = el("tr", {}, [el("th", { scope: "row" }, [el("span", { class: "pc-id", text: item.id }), item.title && item.title !== item.id ? el("span", { class: "pc-sub", text: item.title }) : null])]);
-        if (hasStatus) row.appendChild(el("td", {}, [self.renderStatus(item.status)]));
-        names.forEach(function (name) { row.appendChild(el("td", { text: values[name] || "" })); });
-        if (hasLink) row.appendChild(el("td", {}, [self.renderLink(item.link)]));
-        body.appendChild(row);
-      });
+        return el("tr", {}, columns.map(function (column) { return self.renderCell(item, column, values); }));
+      }));
       var table = el("table", { class: "pc-table" }, [el("caption", { text: data.title || "" }), el("thead", {}, [head]), body]);
-      // A wide table scrolls inside its own region, which the keyboard can reach.
+      // A wide table scrolls sideways inside its own region (the panel keeps its width), which
+      // the keyboard can reach and scroll with the arrow keys.
       return el("div", { class: "pc-scroll", role: "region", tabindex: "0", "aria-label": data.title || this.t("table") }, [table]);
     }
     if (data.type === "card" && data.item) {
