@@ -728,22 +728,23 @@ AREA_TIERS: Tuple[Tuple[Tuple[str, Tuple[str, ...], str], ...], ...] = (
 OTHER_AREA = "HTTP server, event loop and the rest"
 # For a missed target: the design change that takes away the largest area's time.
 REMEDIES = {
-    "lock store (Redis)": "take the conversation's lock in one Redis round trip "
-    "(SET NX with an expiry) instead of Rasa's ticket lock, which reads and writes "
-    "the whole lock object several times per message",
-    "reading the conversation (tracker store)": "keep each live conversation's tracker in "
-    "the Rasa process between turns and read only the events written since (one indexed "
-    "query), instead of loading and replaying the stored session every turn",
-    "saving the conversation (tracker store)": "append only the turn's new events in one "
-    "INSERT, without reading, counting or rewriting what is already stored",
+    "lock store (Redis)": "the lock is already two asynchronous commands a turn "
+    "(bot/chat/lock_store.py); what remains is Redis's round trip: keep the lock in the "
+    "process for a conversation pinned to one replica (sticky routing)",
+    "reading the conversation (tracker store)": "the kept trackers already cost one indexed "
+    "query a turn; drop it where the lock store has already proven nobody else wrote "
+    "(a version kept beside the lock)",
+    "saving the conversation (tracker store)": "write the turn's events in one multi-row "
+    "INSERT without the ORM's unit of work, and without the version query the read made",
     "understanding the message (NLU)": "a cheaper NLU pipeline per message (fewer "
     "featurizers, a smaller DIET) or a cache of the parses of frequent texts",
-    "choosing the next action (policies)": "featurize only the recent turns the policies "
-    "use instead of the whole conversation, and skip policies that cannot apply",
+    "choosing the next action (policies)": "the states are already computed once per event "
+    "(bot/chat/incremental_states.py); index RulePolicy's rules by their last state instead "
+    "of trying all of them at every prediction",
     "running actions (incl. the call to the action server)": "less work per custom action: "
     "send the action server only what the actions read (the slots and the latest message) "
-    "instead of the whole serialized tracker, and check its answer's shape without a "
-    "jsonschema validation of every event",
+    "instead of the whole serialized tracker (the answer's check is already a kept "
+    "validator, bot/chat/action_responses.py)",
     "conversation layer (identity, metadata)": "verify a token and build the turn's "
     "metadata once per conversation (cached by token) instead of once per message",
     "portal channel": "a thinner channel handler: parse and answer with the least work per request",

@@ -29,6 +29,9 @@ functions are replaced by versions that continue from what they computed last ti
 - The states handed out are copies, their parts are shared with the checkpoint; the one
   place Rasa edits a part (the featurizer drops a user text when the intent is there) is
   made to replace it instead.
+- `RulePolicy._get_possible_keys` compares every rule with the states from the latest
+  backwards, through the whole conversation; it stops once no rule is left or every rule
+  left is shorter than what it has looked at (the rest could not change the answer).
 - `Policy.format_tracker_states` writes every state out as text for a debug log line; it
   does so only when Rasa's debug logging is on.
 
@@ -50,6 +53,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 from rasa.core.featurizers.tracker_featurizers import TrackerFeaturizer
 from rasa.core.policies.policy import Policy
+from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.core import constants as core_constants
 from rasa.shared.core.constants import USER
 from rasa.shared.core.domain import Domain, State
@@ -337,6 +341,26 @@ def remove_user_text_if_intent(trackers_as_states: List[List[State]]) -> None:
                 state[USER] = {key: value for key, value in user.items() if key != TEXT}
 
 
+def get_possible_keys(self: RulePolicy, lookup: Dict[str, str], states: List[State]) -> Set[str]:
+    """Rasa's `RulePolicy._get_possible_keys`, stopping once the answer cannot change.
+
+    Rasa filters every rule against the conversation's states from the latest backwards,
+    through the whole conversation; a rule is kept without looking once the states go further
+    back than the rule is long. So when no rule is left, or every rule left is shorter than
+    the states looked at, the rest of the conversation cannot change the set.
+    """
+    possible_keys = set(lookup.keys())
+    for index, state in enumerate(reversed(states)):
+        if not possible_keys:
+            break
+        possible_keys = {
+            key for key in possible_keys if self._is_rule_applicable(key, index, state)
+        }
+        if all(len(self._rule_key_to_state(key)) <= index + 1 for key in possible_keys):
+            break
+    return possible_keys
+
+
 def install() -> None:
     """Use the incremental versions in this process (the Rasa server calls this once)."""
     if _ORIGINAL:
@@ -368,4 +392,5 @@ _REPLACEMENTS: List[Tuple[Any, str, Any]] = [
     (DialogueStateTracker, "copy", copy_tracker),
     (Policy, "format_tracker_states", staticmethod(format_tracker_states)),
     (TrackerFeaturizer, "_remove_user_text_if_intent", staticmethod(remove_user_text_if_intent)),
+    (RulePolicy, "_get_possible_keys", get_possible_keys),
 ]

@@ -10,12 +10,15 @@ actions, a restart and a new session. After each event the incremental `applied_
 from __future__ import annotations
 
 import copy
+import json
 import random
 from pathlib import Path
 from typing import Iterator, List
 
 import pytest
 from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+from rasa.core.policies.rule_policy import RulePolicy
+from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -233,3 +236,37 @@ def test_the_next_message_replays_only_the_end_of_a_long_conversation(domain, mo
     tracker.past_states(domain)
     assert len(tracker.applied_events()) > 5 * incremental_states.CHECKPOINT_LAG
     assert replayed <= incremental_states.CHECKPOINT_LAG + 2
+
+
+def test_the_rules_that_apply_are_rasas(domain):
+    """Rules cut from the conversation itself (some from its start), matched at every turn."""
+    rng = random.Random(5)
+    policy = RulePolicy.create(
+        RulePolicy.get_default_config(), None, None, ExecutionContext(GraphSchema({}), "test")
+    )
+    tracker = DialogueStateTracker("someone", domain.slots)
+    events = untidy_conversation(domain, 5)
+    for event in events:
+        tracker.update(event, domain)
+    every_state = FEATURIZER.prediction_states([tracker], domain)[0]
+    lookup = {}
+    for _ in range(300):
+        length = rng.randint(1, 5)
+        end = rng.randint(length, len(every_state))
+        rule = every_state[end - length : end]
+        if rng.random() < 0.2:
+            rule = [{}] + rule  # a rule that starts a conversation
+        lookup[json.dumps(rule, sort_keys=True)] = "utter_greet"
+    rasas = incremental_states.original("_get_possible_keys")
+    checked = matched = 0
+    tracker = DialogueStateTracker("someone", domain.slots)
+    for event in events:
+        tracker.update(event, domain)
+        if not isinstance(event, ActionExecuted):
+            continue
+        states = FEATURIZER.prediction_states([tracker], domain)[0]
+        ours = policy._get_possible_keys(lookup, states)
+        assert ours == rasas(policy, lookup, states)
+        checked += 1
+        matched += bool(ours)
+    assert checked > 100 and matched > 20
