@@ -1,4 +1,4 @@
-"""Low-confidence input: offer the two likeliest meanings; twice in a row, a person (the desk)."""
+"""Low-confidence input: offer the likeliest meaning (two when close); twice in a row, a person."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ from actions.base import language_of
 
 LABELS_PATH = Path(__file__).with_name("intent_labels.yml")
 NOT_OFFERED = frozenset({"nlu_fallback", "out_of_scope", "affirm", "deny"})
+# The second likeliest meaning is offered too only when it is about as likely as the first:
+# within the FallbackClassifier's `ambiguity_threshold` (config.yml; a test keeps them equal).
+# Otherwise a second button is mostly noise: on calibrated confidences a distant second is
+# rarely what was meant.
+CLOSE = 0.08
 
 
 @cache
@@ -36,7 +41,7 @@ def consecutive_fallbacks(tracker: Tracker) -> int:
 
 
 class ActionClarify(Action):
-    """Offer the two most likely intents as buttons; after two misses, offer a person."""
+    """Offer the likeliest intent as a button (two when close); after two misses, a person."""
 
     def name(self) -> str:
         return "action_clarify"
@@ -49,13 +54,21 @@ class ActionClarify(Action):
             dispatcher.utter_message(response="utter_offer_human")
             return [FollowupAction("action_handoff")]
         labels = intent_labels().get(language, intent_labels()["en"])
-        ranking = tracker.latest_message.get("intent_ranking") or []
-        options = [
-            r["name"] for r in ranking if r.get("name") in labels and r["name"] not in NOT_OFFERED
-        ][:2]
+        options = likeliest(tracker.latest_message.get("intent_ranking") or [], labels)
         if not options:
             dispatcher.utter_message(response="utter_please_rephrase")
             return []
         buttons = [{"title": labels[name], "payload": f"/{name}"} for name in options]
-        dispatcher.utter_message(response="utter_clarify", buttons=buttons)
+        response = "utter_clarify" if len(options) == 2 else "utter_clarify_one"
+        dispatcher.utter_message(response=response, buttons=buttons)
         return []
+
+
+def likeliest(ranking: List[Dict[str, Any]], labels: Dict[str, str]) -> List[str]:
+    """The likeliest meaning that can be offered, and the second too when it is as likely."""
+    offered = [r for r in ranking if r.get("name") in labels and r["name"] not in NOT_OFFERED]
+    if len(offered) >= 2:
+        first, second = (float(r.get("confidence") or 0.0) for r in offered[:2])
+        if first - second <= CLOSE:
+            return [offered[0]["name"], offered[1]["name"]]
+    return [r["name"] for r in offered[:1]]
