@@ -3,8 +3,8 @@
 A restart closes every pooled connection; without a retry the first command on each stale
 connection fails (a handoff announcement lost, a held conversation unread). With it, the
 command is sent again on a new connection, backing off 0.1, 0.2, 0.4 ... 2 s, for about
-10 seconds in all, before the error reaches the caller. The lock store's synchronous client
-does the same (bot/chat/lock_store.py).
+10 seconds in all, before the error reaches the caller. The lock store's client is one of
+them (bot/chat/lock_store.py).
 """
 
 from __future__ import annotations
