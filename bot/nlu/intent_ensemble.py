@@ -135,6 +135,12 @@ class IntentEnsemble(GraphComponent):
                 if foreign:
                     raise RuntimeError(f"{path} holds types this component never saves: {foreign}")
                 pipeline = sio.load(path, trusted=types)
+            _, classifier = pipeline.steps[-1]
+            # Scoring multiplies a message's sparse features by `coef_.T`; SciPy flattens that
+            # operand first, which copied the whole (classes x features) matrix for every
+            # message while it was C-ordered. Kept in Fortran order the transpose is already
+            # contiguous: the same numbers in the same arithmetic, without the copy.
+            classifier.coef_ = np.asfortranarray(classifier.coef_)
         except ValueError:
             # Nothing was trained (fewer than two intents): DIET's answer stands.
             pipeline = None

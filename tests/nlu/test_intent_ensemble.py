@@ -130,3 +130,15 @@ def test_the_direct_arithmetic_equals_the_pipelines_predict_proba(storage):
     assert ensemble.pipeline is not None
     texts = [text for texts in EXAMPLES.values() for text in texts] + ["never seen", "hola", ""]
     assert np.array_equal(ensemble._probabilities(texts), ensemble.pipeline.predict_proba(texts))
+
+
+def test_the_loaded_classifier_scores_bit_for_bit_as_trained(storage):
+    """Loading keeps the weights in Fortran order (no copy per message): the same numbers."""
+    ensemble = trained(storage)
+    assert ensemble.pipeline is not None
+    loaded = IntentEnsemble.load({}, storage, Resource("ensemble"), context())
+    assert loaded.pipeline is not None
+    (_, classifier) = loaded.pipeline.steps[-1]
+    assert classifier.coef_.T.flags.c_contiguous
+    texts = [text for texts in EXAMPLES.values() for text in texts] + ["never seen", "hola", ""]
+    assert np.array_equal(loaded._probabilities(texts), ensemble.pipeline.predict_proba(texts))
