@@ -214,6 +214,11 @@ class ValidateRenewContractForm(AccountFormValidation):
         return tags
 
     async def check_duration(self, value: Any, turn: Turn) -> Optional[int]:
+        # "it runs out next week, renew it for a year": two durations (Rasa fills the slot
+        # with both); the one in whole years is the renewal's term.
+        if isinstance(value, list):
+            terms = [v for v in value if normalize_duration(v) is not None] or value[-1:]
+            value = terms[0] if terms else None
         years = normalize_duration(value)
         if years not in YEARS:
             turn.say("utter_invalid_duration", duration=str(value))

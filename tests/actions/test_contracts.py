@@ -692,3 +692,32 @@ async def test_an_upgrade_quote_carries_a_confirmation_per_device(services, run,
     lines = [f["value"] for f in shown["fields"] if f["name"] == "service_tag"]
     assert len(lines) == 1 and lines[0].startswith(f"{tag} · ")
     assert field_values(shown["fields"])["plan"] == i18n.plan(plan, "en") == shown["title"]
+
+
+@pytest.mark.parametrize(
+    "said, years",
+    [(["next week", "a year"], 1), (["3 años", "el mes pasado"], 3), (["two years"], 2)],
+)
+async def test_of_several_durations_said_the_term_in_whole_years_is_the_renewals(
+    services, validate, said, years
+):
+    """ "It runs out next week, renew it for a year": Rasa fills the slot with both."""
+    outcome = await validate(
+        ValidateRenewContractForm(),
+        services.token(BEN),
+        {"duration": said},
+        service_tags=["9QW4T72"],
+    )
+    assert outcome.slot("duration") == years
+    assert "utter_invalid_duration" not in outcome.responses
+
+
+async def test_several_durations_none_in_years_are_refused_naming_one(services, validate):
+    outcome = await validate(
+        ValidateRenewContractForm(),
+        services.token(BEN),
+        {"duration": ["next week", "18 months"]},
+        service_tags=["9QW4T72"],
+    )
+    assert outcome.responses == ["utter_invalid_duration"]
+    assert outcome.values("utter_invalid_duration")["duration"] == "18 months"
