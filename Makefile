@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(LOCK_HASH)
 NODE_STAMP := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap env run run-prod test train evaluate lint format typecheck bench dev-split lock token clean db prune
+.PHONY: help bootstrap env run run-prod test train evaluate lint format typecheck bench bench-nlu dev-split lock token clean db prune
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ bench: bootstrap ## benchmarks with reports in bench/reports: training time, NLU
 	$(if $(QUICK),,@$(PY) -m bench.probe_timing)
 	$(if $(QUICK),,@$(PY) -m bench.handoff_latency)
 	@$(PY) -m bench.performance $(if $(QUICK),--quick,--reuse-training)
+
+bench-nlu: $(STAMP) ## CLINC150: the NLU on 150 intents + out-of-scope -> bench/reports/clinc150.md (WITH_STOCK=1: also stock Rasa, ~1 h)
+	@$(PY) -m bench.clinc150 $(if $(WITH_STOCK),--with-stock)
 
 lint: $(STAMP) ## ruff lint and format check
 	@$(PY) -m ruff check bot actions tests && $(PY) -m ruff format --check bot actions tests
