@@ -177,31 +177,29 @@ class _Replay:
     turn_was_hidden: bool
 
 
+def _copied(values: Dict[str, Any], events: Any) -> Dict[str, Any]:
+    """Tracker attributes with the parts a replay changes in place copied (slots, the loop)."""
+    fresh = dict(values)
+    fresh.pop(_MEMO_ATTRIBUTE, None)
+    fresh["slots"] = {name: copy.copy(slot) for name, slot in values["slots"].items()}
+    fresh["active_loop"] = copy.copy(values["active_loop"])
+    fresh["events"] = events
+    return fresh
+
+
 def _values(tracker: DialogueStateTracker, with_events: bool = False) -> Dict[str, Any]:
     """A replay tracker's attributes, copied deep enough that replaying on cannot alter them.
 
     The states' replay never reads its own events, so they are kept only `with_events`.
     """
-    values = dict(tracker.__dict__)
-    values.pop(_MEMO_ATTRIBUTE, None)
-    values["slots"] = {name: copy.copy(slot) for name, slot in tracker.slots.items()}
-    values["active_loop"] = copy.copy(tracker.active_loop)
-    values["events"] = copy.copy(tracker.events) if with_events else tracker._create_events([])
-    return values
+    events = copy.copy(tracker.events) if with_events else tracker._create_events([])
+    return _copied(tracker.__dict__, events)
 
 
 def _tracker_from(values: Dict[str, Any]) -> DialogueStateTracker:
     tracker: DialogueStateTracker = DialogueStateTracker.__new__(DialogueStateTracker)
-    tracker.__dict__.update(_values_copy(values))
+    tracker.__dict__.update(_copied(values, copy.copy(values["events"])))
     return tracker
-
-
-def _values_copy(values: Dict[str, Any]) -> Dict[str, Any]:
-    fresh = dict(values)
-    fresh["slots"] = {name: copy.copy(slot) for name, slot in values["slots"].items()}
-    fresh["active_loop"] = copy.copy(values["active_loop"])
-    fresh["events"] = copy.copy(values["events"])
-    return fresh
 
 
 def _replay_key(
