@@ -1,4 +1,4 @@
-"""People for load: buyers of Acme, one conversation each (load tests and bench/performance.py)."""
+"""People for load: buyers of Acme, one conversation each (load tests and bench.performance)."""
 
 from __future__ import annotations
 

@@ -20,16 +20,10 @@ from sqlalchemy.orm import Session
 
 from bench.load import Conversation, LoadResult, Message, Sample, percentile, run_load
 from bench.load_people import seed_load_people
-from bench.performance import (
-    AREA_TIERS,
-    OTHER_AREA,
-    TRAINING_REPORT,
-    area_of,
-    goals,
-    last_training_figure,
-    latency_at_turns,
-    profile_windows,
-)
+from bench.performance.goals import goals, latency_at_turns
+from bench.performance.measure import last_training_figure
+from bench.performance.plan import TRAINING_REPORT
+from bench.performance.profile import AREA_TIERS, OTHER_AREA, area_of, profile_windows
 from bench.stock_rasa import cache_key
 from bot.services import models as m
 from bot.services.db import create_engine, migrate
