@@ -4,7 +4,9 @@ The conversation is every test story of the assistant (forms included) played on
 other, with what real conversations add between them: messages undone by a fallback, undone
 actions, a form rejecting its turn and being interrupted, slots set by actions, follow-up
 actions, a restart and a new session. After each event the incremental `applied_events` and
-`states_for_tracker_history` are compared with Rasa's own functions on the same tracker.
+`states_for_tracker_history` are compared with Rasa's own functions on the same tracker, and
+so are what Rasa's rule policy makes of the states (its prediction states, the rules that
+apply, the JSON key of the states).
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ import pytest
 from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.engine.graph import ExecutionContext, GraphSchema
-from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+from rasa.shared.core.constants import (
+    ACTION_LISTEN_NAME,
+    ACTION_SESSION_START_NAME,
+    RULE_SNIPPET_ACTION_NAME,
+)
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -52,6 +58,12 @@ VARIANTS = [  # (omit_unset_slots, ignore_rule_only_turns, rule_only_data)
     (False, False, RULE_ONLY),  # what RulePolicy asks for
     (True, True, RULE_ONLY),  # what the ML policies ask for
 ]
+
+
+def rule_policy() -> RulePolicy:
+    return RulePolicy.create(
+        RulePolicy.get_default_config(), None, None, ExecutionContext(GraphSchema({}), "test")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +190,8 @@ def test_after_every_event_the_states_are_rasas(domain, monkeypatch, lag, seed):
     assert len(events) > 400
     tracker = DialogueStateTracker("someone", domain.slots)
     rasa_applied = incremental_states.original("applied_events")
+    policy = rule_policy()
+    rasa_key = incremental_states.original("_create_feature_key")
     for number, event in enumerate(events):
         tracker.update(event, domain)
         applied = tracker.applied_events()
@@ -194,6 +208,8 @@ def test_after_every_event_the_states_are_rasas(domain, monkeypatch, lag, seed):
         for use_text in (True, False):
             ours = FEATURIZER.prediction_states([tracker], domain, use_text, False, RULE_ONLY)
             assert ours == rasa_prediction_states(domain, tracker, use_text), f"event {number}"
+            key = policy._create_feature_key(ours[0])
+            assert key == rasa_key(policy, ours[0]), f"event {number}"
         twin = tracker.copy()
         assert tracker_values(twin) == tracker_values(rasa_copy(tracker)), f"event {number}"
         twin.update(SlotSet("mood", "upset"))  # a copy's changes stay in the copy
@@ -241,9 +257,7 @@ def test_the_next_message_replays_only_the_end_of_a_long_conversation(domain, mo
 def test_the_rules_that_apply_are_rasas(domain):
     """Rules cut from the conversation itself (some from its start), matched at every turn."""
     rng = random.Random(5)
-    policy = RulePolicy.create(
-        RulePolicy.get_default_config(), None, None, ExecutionContext(GraphSchema({}), "test")
-    )
+    policy = rule_policy()
     tracker = DialogueStateTracker("someone", domain.slots)
     events = untidy_conversation(domain, 5)
     for event in events:
@@ -270,3 +284,17 @@ def test_the_rules_that_apply_are_rasas(domain):
         checked += 1
         matched += bool(ours)
     assert checked > 100 and matched > 20
+
+
+@pytest.mark.parametrize("snippet_at", [None, 0, 3, 5])
+def test_the_key_of_the_states_after_a_rule_snippet_is_rasas(domain, snippet_at):
+    tracker = DialogueStateTracker("someone", domain.slots)
+    for event in untidy_conversation(domain, 6)[:40]:
+        tracker.update(event, domain)
+    states = FEATURIZER.prediction_states([tracker], domain)[0][-6:]
+    if snippet_at is not None:
+        states[snippet_at] = {"prev_action": {"action_name": RULE_SNIPPET_ACTION_NAME}}
+    policy = rule_policy()
+    rasas = incremental_states.original("_create_feature_key")(policy, states)
+    assert policy._create_feature_key(states) == rasas
+    assert (rasas is None) == (snippet_at == 5)
