@@ -168,12 +168,13 @@ def serve(settings: Settings, model: Path, endpoints: Path = ENDPOINTS_FILE) -> 
     rasa.telemetry.initialize_error_reporting()
     configure_structlog(None)
     configure_logging(settings, "rasa")
-    from bot.chat import action_responses, incremental_states
+    from bot.chat import action_responses, graph_order, incremental_states
     from bot.nlu import lean_loading
 
     lean_loading.install()  # the model is loaded for answering only: half the memory
     incremental_states.install()  # a message's cost no longer grows with the conversation
     action_responses.install()  # the action server's answers checked by one kept validator
+    graph_order.install()  # the model's graph run in an order worked out once, not by dask
 
     async def keep_our_logging(*_: Any) -> None:
         configure_logging(settings, "rasa")
