@@ -37,7 +37,9 @@ functions are replaced by versions that continue from what they computed last ti
   joined, so each kept state's text is written once and kept with it.
 - `RulePolicy._get_possible_keys` compares every rule with the states from the latest
   backwards, through the whole conversation; it stops once no rule is left or every rule
-  left is shorter than what it has looked at (the rest could not change the answer).
+  left is shorter than what it has looked at (the rest could not change the answer), and
+  it starts from the rules whose last step follows the same action as the conversation's
+  last state (of 206 rules, 78 follow a user message and a handful any one action).
 - `Policy.format_tracker_states` writes every state out as text for a debug log line; it
   does so only when Rasa's debug logging is on.
 
@@ -61,7 +63,7 @@ from rasa.core.featurizers.tracker_featurizers import TrackerFeaturizer
 from rasa.core.policies.policy import Policy
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.core import constants as core_constants
-from rasa.shared.core.constants import USER
+from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET, USER
 from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -74,11 +76,13 @@ from rasa.shared.core.events import (
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.constants import ACTION_NAME, INTENT, TEXT
 
 # How far behind the end the replay's checkpoint stays: an undo (a reverted message, a
-# repeated form step) that reaches further back than this replays from the start.
-CHECKPOINT_LAG = 64
+# repeated form step) that reaches further back than this replays from the start. A message
+# adds 5 to 10 applied events, and an undo reaches back to the previous message or the
+# form's previous step; every call replays this many events, so it is kept short.
+CHECKPOINT_LAG = 32
 _MEMO_ATTRIBUTE = "_incremental_states"
 _ORIGINAL: Dict[str, Any] = {}
 
@@ -393,22 +397,60 @@ def create_feature_key(self: RulePolicy, states: List[State]) -> Optional[str]:
     return "[" + ", ".join(map(_state_json, islice(states, start, None))) + "]"
 
 
+@dataclass
+class _RuleIndex:
+    """A lookup's rules by the previous action their last state names.
+
+    A rule whose last state names a previous action can only apply when the conversation's
+    last state names the same one (Rasa's `_does_rule_match_state` compares them); the
+    others (no previous action, or none named) are checked as Rasa checks them.
+    """
+
+    lookup: Dict[str, str]
+    size: int
+    by_action: Dict[Optional[str], List[str]]
+    always: List[str]
+
+
+def _rule_index(policy: RulePolicy, lookup: Dict[str, str]) -> _RuleIndex:
+    indexes: Dict[int, _RuleIndex] = policy.__dict__.setdefault("_incremental_rule_index", {})
+    index = indexes.get(id(lookup))
+    if index is not None and index.lookup is lookup and index.size == len(lookup):
+        return index
+    by_action: Dict[Optional[str], List[str]] = {}
+    always: List[str] = []
+    for key in lookup:
+        name = policy._rule_key_to_state(key)[-1].get(PREVIOUS_ACTION, {}).get(ACTION_NAME)
+        if name and name != SHOULD_NOT_BE_SET:
+            by_action.setdefault(name, []).append(key)
+        else:
+            always.append(key)
+    index = indexes[id(lookup)] = _RuleIndex(lookup, len(lookup), by_action, always)
+    return index
+
+
 def get_possible_keys(self: RulePolicy, lookup: Dict[str, str], states: List[State]) -> Set[str]:
-    """Rasa's `RulePolicy._get_possible_keys`, stopping once the answer cannot change.
+    """Rasa's `RulePolicy._get_possible_keys`, from the rules that can match the last state.
 
     Rasa filters every rule against the conversation's states from the latest backwards,
     through the whole conversation; a rule is kept without looking once the states go further
     back than the rule is long. So when no rule is left, or every rule left is shorter than
-    the states looked at, the rest of the conversation cannot change the set.
+    the states looked at, the rest of the conversation cannot change the set. The first
+    filter looks only at the rules whose last state could match the conversation's
+    (`_RuleIndex`), instead of all of them.
     """
-    possible_keys = set(lookup.keys())
-    for index, state in enumerate(reversed(states)):
+    possible_keys: Set[str] = set(lookup.keys())
+    if states and states[-1].get(PREVIOUS_ACTION):
+        index = _rule_index(self, lookup)
+        name = states[-1][PREVIOUS_ACTION].get(ACTION_NAME)
+        possible_keys = set(index.by_action.get(name, ())).union(index.always)
+    for turn, state in enumerate(reversed(states)):
         if not possible_keys:
             break
         possible_keys = {
-            key for key in possible_keys if self._is_rule_applicable(key, index, state)
+            key for key in possible_keys if self._is_rule_applicable(key, turn, state)
         }
-        if all(len(self._rule_key_to_state(key)) <= index + 1 for key in possible_keys):
+        if all(len(self._rule_key_to_state(key)) <= turn + 1 for key in possible_keys):
             break
     return possible_keys
 
