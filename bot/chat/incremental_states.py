@@ -447,9 +447,7 @@ def get_possible_keys(self: RulePolicy, lookup: Dict[str, str], states: List[Sta
     for turn, state in enumerate(reversed(states)):
         if not possible_keys:
             break
-        possible_keys = {
-            key for key in possible_keys if self._is_rule_applicable(key, turn, state)
-        }
+        possible_keys = {key for key in possible_keys if self._is_rule_applicable(key, turn, state)}
         if all(len(self._rule_key_to_state(key)) <= turn + 1 for key in possible_keys):
             break
     return possible_keys

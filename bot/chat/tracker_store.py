@@ -25,7 +25,7 @@ import itertools
 import json
 import logging
 import time
-from typing import Any, Awaitable, Callable, List, Optional, TypeVar
+from typing import Any, Awaitable, Callable, Dict, List, Optional, TypeVar
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs, is_postgresql_url
@@ -188,10 +188,15 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
             else:
                 new = list(self._additional_events(session, tracker))
             rows = [self._row(sender_id, event) for event in new]
-            session.add_all(rows)
-            session.flush()  # the rows get their ids
-            version = rows[-1].id if rows else newest
-            added = sum(len(row.data) for row in rows)
+            if rows:
+                # One multi-row INSERT, not the ORM's unit of work (a statement per row to
+                # learn each id): the conversation's lock keeps other writers out, so its
+                # newest id afterwards is the last row's.
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+                version = self._newest_event_id(session, sender_id)
+            else:
+                version = newest
+            added = sum(len(row["data"]) for row in rows)
             session.commit()
         if self.event_broker is not None:
             await self._stream_new_events(self.event_broker, new, sender_id)
@@ -203,18 +208,18 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
         size = kept.size + added
         self.live.put(sender_id, LiveTracker(tracker, version, len(tracker.events), size))
 
-    def _row(self, sender_id: str, event: Event) -> Any:
+    def _row(self, sender_id: str, event: Event) -> Dict[str, Any]:
         """One event as the row stock Rasa's `save` writes, cleaned first."""
         clean_event(event)
         data = event.as_dict()
-        return self.SQLEvent(
-            sender_id=sender_id,
-            type_name=event.type_name,
-            timestamp=data.get("timestamp"),
-            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-            action_name=data.get("name"),
-            data=json.dumps(data),
-        )
+        return {
+            "sender_id": sender_id,
+            "type_name": event.type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }
 
     def _newest_event_id(self, session: Any, sender_id: str) -> Optional[int]:
         """The id of the conversation's newest stored event (ids only grow): its version."""
