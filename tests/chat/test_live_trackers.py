@@ -9,9 +9,11 @@ turns in one conversation: each sees the other's turns.
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
+import tracemalloc
 import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Tuple
@@ -28,10 +30,12 @@ from rasa.shared.core.events import (
     UserUtteranceReverted,
     UserUttered,
 )
+from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.chat.live_trackers import LiveTracker, LiveTrackers
+from bot.chat import incremental_states
+from bot.chat.live_trackers import MEMORY_PER_JSON_BYTE, LiveTracker, LiveTrackers
 from bot.chat.tracker_store import PrivateSQLTrackerStore
 from bot.settings import SettingsError
 from tests.conftest import ROOT, _admin, settings_for_tests
@@ -242,22 +246,46 @@ async def test_two_processes_taking_turns_each_see_the_others_turns(domain, stor
 
 
 def test_the_kept_trackers_stay_within_their_budget_least_recently_used_first():
-    def entry(size: int) -> LiveTracker:
-        return LiveTracker(tracker=None, version=1, stored=0, size=size)
+    def entry(memory: int) -> LiveTracker:
+        json_bytes = memory // MEMORY_PER_JSON_BYTE
+        return LiveTracker(tracker=None, version=1, stored=0, size=json_bytes)
 
-    live = LiveTrackers(budget_bytes=100)
-    live.put("a", entry(40))
-    live.put("b", entry(40))
+    unit = MEMORY_PER_JSON_BYTE
+    live = LiveTrackers(budget_bytes=100 * unit)
+    live.put("a", entry(40 * unit))
+    live.put("b", entry(40 * unit))
     assert live.get("a") is not None  # "a" is now the most recently used
-    live.put("c", entry(40))  # over budget: "b", the least recently used, goes
+    live.put("c", entry(40 * unit))  # over budget: "b", the least recently used, goes
     assert live.get("b") is None and live.get("a") and live.get("c")
-    assert live.size == 80
-    live.put("huge", entry(101))  # larger than the whole budget: never kept
-    assert live.get("huge") is None and live.size == 80
-    live.put("a", entry(10))  # replacing an entry counts its new size only
-    assert live.size == 50
+    assert live.size == 80 * unit
+    live.put("huge", entry(101 * unit))  # larger than the whole budget: never kept
+    assert live.get("huge") is None and live.size == 80 * unit
+    live.put("a", entry(10 * unit))  # replacing an entry counts its new size only
+    assert live.size == 50 * unit
     live.drop("c")
-    assert len(live) == 1 and live.size == 10
+    assert len(live) == 1 and live.size == 10 * unit
+
+
+def test_a_kept_tracker_counts_as_the_memory_it_takes(domain):
+    """The budget's estimate is at least what a deserialised conversation really takes."""
+    said_again = [turn.events for turn in a_conversation()[1:5]] * 100  # form steps too
+    rows = [json.dumps(event) for events in said_again for event in events]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracker = DialogueStateTracker.from_dict(
+            "someone", [json.loads(r) for r in rows], domain.slots
+        )
+        incremental_states.install()
+        tracker.past_states(domain)  # the states kept with it
+        gc.collect()
+        taken = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        incremental_states.uninstall()
+        tracemalloc.stop()
+    estimate = LiveTracker(tracker, 1, len(tracker.events), sum(map(len, rows))).memory
+    assert taken <= estimate <= 2 * taken
 
 
 def test_the_cache_size_is_a_setting_and_zero_turns_it_off():
