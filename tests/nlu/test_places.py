@@ -61,13 +61,27 @@ def test_every_country_is_there_in_english_and_spanish():
         ("Europa", "EMEA"),
         ("Asia Pacífico", "APJ"),
         ("americas", "Americas"),
+        ("soporte en Reunión", "EMEA"),
+        ("soporte para Colonia", "EMEA"),
     ],
 )
 def test_a_place_names_its_region(text, region):
     assert places().region_of(text) == region
 
 
-@pytest.mark.parametrize("text", ["us", "support for us", "la semana", "usa el portal", "", None])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "us",
+        "support for us",
+        "la semana",
+        "usa el portal",
+        "teléfono de soporte, tengo una reunión a las 5",
+        "la dirección es en la colonia del Valle",
+        "",
+        None,
+    ],
+)
 def test_words_that_only_look_like_places_are_not_places(text):
     assert places().region_of(text) is None
 
