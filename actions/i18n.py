@@ -171,6 +171,11 @@ _NAMES: Dict[str, Dict[str, Dict[str, str]]] = {
         "en": {"Ground (3-5 business days)": "Ground (3-5 business days)"},
         "es": {"Ground (3-5 business days)": "Terrestre (3 a 5 días hábiles)"},
     },
+    # A yes/no value as a table shows it (the portal's tables).
+    "answer": {
+        "en": {"yes": "yes", "no": "no"},
+        "es": {"yes": "sí", "no": "no"},
+    },
     # What a reply says where a value is missing (instead of a bare dash).
     "missing": {
         "en": {
@@ -260,6 +265,20 @@ report: Namer = _namer("report")
 address_kind: Namer = _namer("address_kind")
 account_type: Namer = _namer("account_type")
 region: Namer = _namer("region")
+
+
+def names(kind: str, language: str) -> Dict[str, str]:
+    """Every value of a kind ('status', 'plan', ...) with its name in that language.
+
+    For a page that names the values it is sent itself (the agent console's tables get
+    their rows from the desk socket, as the services store them).
+    """
+    return dict(_NAMES[kind].get(language, _NAMES[kind]["en"]))
+
+
+def yes_no(value: bool, language: str) -> str:
+    """'yes' / 'no', 'sí' / 'no'."""
+    return _name("answer", "yes" if value else "no", language)
 
 
 def shipping_method(value: Optional[str], language: str) -> str:
@@ -359,8 +378,9 @@ def day(value: dt.date, language: str) -> str:
 # --- field labels ---------------------------------------------------------------------
 # What a card, a table or a confirmation calls each value it shows (`bot.chat.replies.Field`),
 # and the headers of a table's own columns ("item": an item's number and title, "status",
-# "link"; see `actions.view.table`). The values arrive localised by the namers above; these
-# are only the labels beside them, cased as they are shown (channels never re-case them).
+# "link"; see `actions.view.table`), and the column headers of the portal's own tables and
+# the agent console's (`bot.portal.areas`). The values arrive localised by the namers above;
+# these are only the labels beside them, cased as they are shown (nothing re-cases them).
 _FIELD_LABELS: Dict[str, Dict[str, str]] = {
     "en": {
         "access_group": "Access group",
@@ -370,9 +390,11 @@ _FIELD_LABELS: Dict[str, Dict[str, str]] = {
         "address": "Address",
         "amount": "Amount",
         "card": "Card",
+        "channel": "Channel",
         "city": "City",
         "closed_on": "Closed",
         "country": "Country",
+        "currency": "Currency",
         "current_role": "Current role",
         "current_value": "Current value",
         "customer_number": "Customer number",
@@ -395,10 +417,12 @@ _FIELD_LABELS: Dict[str, Dict[str, str]] = {
         "kind": "Type",
         "label": "Label",
         "language": "Language",
+        "legal_name": "Legal name",
         "link": "Link",
         "name": "Name",
         "new_role": "New role",
         "new_value": "New value",
+        "number": "Number",
         "opened_on": "Opened",
         "order_number": "Order",
         "other_accounts": "Other accounts",
@@ -412,6 +436,7 @@ _FIELD_LABELS: Dict[str, Dict[str, str]] = {
         "postal_code": "Postal code",
         "product": "Product",
         "published_on": "Published",
+        "quantity": "Quantity",
         "region": "State or region",
         "renews_on": "Renews",
         "report": "Report",
@@ -420,12 +445,18 @@ _FIELD_LABELS: Dict[str, Dict[str, str]] = {
         "seats": "Seats",
         "service_tag": "Service tag",
         "shipping_method": "Shipping method",
+        "sku": "SKU",
+        "source_order_number": "Source order",
         "status": "Status",
         "street": "Street",
         "summary": "Summary",
+        "title": "Title",
         "total": "Total",
         "tracking": "Tracking",
+        "unit_price": "Unit price",
         "warranty_end": "Warranty ends",
+        "warranty_plan": "Warranty plan",
+        "warranty_status": "Warranty status",
     },
     "es": {
         "access_group": "Grupo de acceso",
@@ -435,9 +466,11 @@ _FIELD_LABELS: Dict[str, Dict[str, str]] = {
         "address": "Dirección",
         "amount": "Importe",
         "card": "Tarjeta",
+        "channel": "Canal",
         "city": "Ciudad",
         "closed_on": "Cerrada",
         "country": "País",
+        "currency": "Moneda",
         "current_role": "Rol actual",
         "current_value": "Valor actual",
         "customer_number": "Número de cliente",
@@ -460,10 +493,12 @@ _FIELD_LABELS: Dict[str, Dict[str, str]] = {
         "kind": "Tipo",
         "label": "Etiqueta",
         "language": "Idioma",
+        "legal_name": "Razón social",
         "link": "Enlace",
         "name": "Nombre",
         "new_role": "Rol nuevo",
         "new_value": "Valor nuevo",
+        "number": "Número",
         "opened_on": "Abierta",
         "order_number": "Pedido",
         "other_accounts": "Otras cuentas",
@@ -477,6 +512,7 @@ _FIELD_LABELS: Dict[str, Dict[str, str]] = {
         "postal_code": "Código postal",
         "product": "Producto",
         "published_on": "Publicado",
+        "quantity": "Cantidad",
         "region": "Estado o región",
         "renews_on": "Se renueva",
         "report": "Informe",
@@ -485,12 +521,18 @@ _FIELD_LABELS: Dict[str, Dict[str, str]] = {
         "seats": "Licencias",
         "service_tag": "Etiqueta de servicio",
         "shipping_method": "Método de envío",
+        "sku": "Código de artículo",
+        "source_order_number": "Pedido de origen",
         "status": "Estado",
         "street": "Calle",
         "summary": "Resumen",
+        "title": "Título",
         "total": "Total",
         "tracking": "Seguimiento",
+        "unit_price": "Precio unitario",
         "warranty_end": "Fin de la garantía",
+        "warranty_plan": "Plan de garantía",
+        "warranty_status": "Estado de la garantía",
     },
 }
 

@@ -16,7 +16,8 @@ account services as that person: it never mints, stores or checks a token itself
     POST /api/sign-out
     POST /api/token        renew the token before it expires (POST /me/token)
     POST /api/switch       {"account"}: switch account (POST /me/switch-account)
-    GET  /api/areas/{area} one area's tables (orders, invoices, devices, ...)
+    GET  /api/areas/{area} one area's tables (orders, invoices, devices, ...), in the person's
+                           language
 
 Every POST needs the `X-Portal: 1` header: a cross-site form cannot send it, so the
 SameSite=Strict cookie is not the only guard against a forged request.
@@ -30,7 +31,7 @@ import logging
 import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, List, Optional
+from typing import Any, AsyncIterator, Dict, Optional
 
 import httpx
 from fastapi import FastAPI, Request
@@ -44,13 +45,14 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, constr
 
+from actions import i18n
 from bot.observability import (
     REQUEST_ID_HEADER,
     accept_request_id,
     current_request_id,
     request_scope,
 )
-from bot.portal.areas import AREAS, table
+from bot.portal.areas import AREAS, labels, table, words
 from bot.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -88,10 +90,33 @@ def socket_script(name: str = "widget.js") -> str:
     return f"{client}\n;\n{ours}"
 
 
-def desk_columns() -> Dict[str, List[str]]:
-    """The columns the console shows for each account area (the portal's sections' own)."""
+def desk_columns(language: str) -> Dict[str, Dict[str, Any]]:
+    """What the console shows of each account area, with the portal's sections' own columns.
+
+    The console gets its rows from the desk socket as the services store them, so each area
+    carries its columns (the services' keys), their headers in the agent's language and the
+    names of the codes its columns hold (statuses, plans), as the portal's own tables show them.
+    """
     sections = {section.name: section for area in AREAS.values() for section in area}
-    return {name: list(sections[name].columns) for name in DESK_AREAS}
+    return {
+        name: {
+            "columns": list(sections[name].columns),
+            "labels": labels(sections[name], language),
+            "words": words(sections[name], language),
+        }
+        for name in DESK_AREAS
+    }
+
+
+def desk_page(language: str) -> str:
+    """The agent console's page, its tables' columns in the agent's language."""
+    columns = json.dumps(desk_columns(language))
+    # JSON inside a <script> element: "</" could end it, so it is written as "<\/".
+    return (
+        (STATIC / "desk.html")
+        .read_text(encoding="utf-8")
+        .replace("{{DESK_COLUMNS}}", columns.replace("</", "<\\/"))
+    )
 
 
 def notice_page(title: str, paragraphs: str) -> str:
@@ -131,12 +156,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The portal app; it calls the account services at `settings.services_url`."""
     script = socket_script("widget.js")
     desk_script = socket_script("desk.js")
-    desk_page = (
-        (STATIC / "desk.html")
-        .read_text(encoding="utf-8")
-        # JSON inside a <script> element: "</" could end it, so it is written as "<\/".
-        .replace("{{DESK_COLUMNS}}", json.dumps(desk_columns()).replace("</", "<\\/"))
-    )
+    desk_pages = {language: desk_page(language) for language in i18n.LANGUAGES}
     secure_cookie = settings.portal_origin.startswith("https://")
 
     @asynccontextmanager
@@ -267,7 +287,7 @@ def create_app(settings: Settings) -> FastAPI:
                 '<p><a href="/">Go to your account home</a></p>',
             )
             return HTMLResponse(page, status_code=403)
-        return HTMLResponse(desk_page)
+        return HTMLResponse(desk_pages.get(str(person.get("language")), desk_pages["en"]))
 
     @app.get("/desk.js")
     async def desk_js() -> Response:
@@ -353,8 +373,14 @@ def create_app(settings: Settings) -> FastAPI:
         sections = AREAS.get(area)
         if sections is None:
             return _problem(404, "not_found", f"no area {area}")
-        if token_of(request) is None:
-            return _problem(401, "unauthorized", "not signed in")
+        try:
+            person = await signed_in_person(request)
+        except SignedOut:
+            reply = _problem(401, "unauthorized", "not signed in")
+            reply.delete_cookie(COOKIE, path="/")
+            return reply
+        # The tables are in the person's language (their profile's, as the widget's is).
+        language = str((person or {}).get("language") or "en")
         shown = []
         for section in sections:
             answer = await as_person(request, "GET", section.path)
@@ -366,7 +392,7 @@ def create_app(settings: Settings) -> FastAPI:
                     {"name": section.name, "refused": error.get("reason") or error.get("code")}
                 )
                 continue
-            shown.append(table(section, answer.json()))
+            shown.append(table(section, answer.json(), language))
         return JSONResponse({"area": area, "sections": shown})
 
     return app

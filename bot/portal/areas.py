@@ -5,12 +5,31 @@ the columns shown. The portal only reads through the services, as the signed-in
 person, so what a panel shows is exactly what the assistant can see - and a panel
 the person may not use shows the services' refusal and its reason, as the
 assistant explains it.
+
+A table is shown in the person's language with the chat's own words (`actions.i18n`):
+each column is labelled as the widget labels that field, and a code the services
+store (a status, a plan, a role) is named as the widget names it. The columns stay
+the services' keys, so a page or a test can find a column whatever the language.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from actions import i18n
+
+# The kind of names (`actions.i18n`) a field's codes are shown with; a field not here, or a
+# code its kind does not name, is shown as stored.
+NAMED: Dict[str, str] = {
+    "status": "status",
+    "warranty_status": "status",
+    "warranty_plan": "plan",
+    "role": "role",
+    "account_type": "account_type",
+    "report": "report",
+    "country": "country",
+}
 
 
 @dataclass(frozen=True)
@@ -20,6 +39,12 @@ class Section:
     columns: Sequence[str]
     # Where the rows are in the answer: "" for a list, a key for an object holding one.
     rows_at: str = ""
+    # The field a column shows where its key says less (a company's "type" is its account
+    # type, a report's "type" names the report): its label and names are that field's.
+    shows: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def field_of(self, column: str) -> str:
+        return self.shows.get(column, column)
 
 
 AREAS: Dict[str, Tuple[Section, ...]] = {
@@ -28,6 +53,7 @@ AREAS: Dict[str, Tuple[Section, ...]] = {
             "orders",
             "/orders",
             ("number", "placed_at", "channel", "status", "total", "estimated_delivery"),
+            shows={"placed_at": "placed_on"},
         ),
         Section(
             "cart",
@@ -57,6 +83,7 @@ AREAS: Dict[str, Tuple[Section, ...]] = {
             "contracts",
             "/contracts",
             ("number", "service_tag", "product", "plan_name", "ends_on", "status"),
+            shows={"plan_name": "plan"},
         ),
     ),
     "subscriptions": (
@@ -67,11 +94,17 @@ AREAS: Dict[str, Tuple[Section, ...]] = {
             "service_requests",
             "/service-requests",
             ("number", "service_tag", "summary", "status", "opened_at"),
+            shows={"opened_at": "opened_on"},
         ),
-        Section("account_team", "/account-team", ("name", "title", "email", "phone")),
+        Section(
+            "account_team",
+            "/account-team",
+            ("name", "title", "email", "phone"),
+            shows={"title": "job_title"},
+        ),
         Section("documents", "/documents", ("title", "kind", "published_on")),
     ),
-    "reports": (Section("reports", "/reports", ("type", "name")),),
+    "reports": (Section("reports", "/reports", ("type", "name"), shows={"type": "report"}),),
     "users": (Section("users", "/users", ("name", "email", "role", "status")),),
     "settings": (
         Section("profile", "/profile", ("name", "email", "phone", "job_title", "language")),
@@ -79,35 +112,66 @@ AREAS: Dict[str, Tuple[Section, ...]] = {
             "company",
             "/account",
             ("name", "customer_number", "type", "country", "currency", "legal_name"),
+            shows={"type": "account_type"},
         ),
-        Section("addresses", "/addresses", ("label", "line1", "city", "country")),
+        Section(
+            "addresses",
+            "/addresses",
+            ("label", "line1", "city", "country"),
+            shows={"line1": "address"},
+        ),
     ),
 }
 
 
-def cell(value: Any) -> str:
-    """One value as the table shows it (money as amount and currency, lists joined)."""
+def labels(section: Section, language: str) -> List[str]:
+    """Each column's header in the person's language, as the chat labels that field."""
+    return [i18n.field_label(section.field_of(c), language) for c in section.columns]
+
+
+def words(section: Section, language: str) -> Dict[str, Dict[str, str]]:
+    """For each column of codes (statuses, plans, roles...), every code's name in the language."""
+    named = {c: NAMED.get(section.field_of(c)) for c in section.columns}
+    return {c: i18n.names(kind, language) for c, kind in named.items() if kind}
+
+
+def cell(value: Any, language: str, names: Optional[Mapping[str, str]] = None) -> str:
+    """One value as the table shows it.
+
+    Money as amount and currency, lists joined, yes/no in the language, and a code
+    by its name in `names` (its column's words) when it has one, else as stored.
+    """
     if value is None:
         return ""
     if isinstance(value, Mapping) and {"cents", "currency"} <= set(value):
         return f"{value['cents'] / 100:,.2f} {value['currency']}"
     if isinstance(value, (list, tuple)):
-        return ", ".join(cell(v) for v in value)
+        return ", ".join(cell(v, language, names) for v in value)
     if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
+        return i18n.yes_no(value, language)
+    shown = str(value)
+    return (names or {}).get(shown) or shown
 
 
-def table(section: Section, answer: Any) -> Dict[str, Any]:
-    """The section's rows from the services' answer, each as the strings of its columns."""
+def table(section: Section, answer: Any, language: str) -> Dict[str, Any]:
+    """The section's rows from the services' answer, in the person's language.
+
+    Returns:
+        name, columns (the services' keys), labels (the columns' headers) and rows,
+        each row the strings of its columns.
+    """
     found = (
         answer.get(section.rows_at) if section.rows_at and isinstance(answer, Mapping) else answer
     )
     rows: List[Any] = found if isinstance(found, list) else [found] if found else []
+    named = words(section, language)
     return {
         "name": section.name,
         "columns": list(section.columns),
+        "labels": labels(section, language),
         "rows": [
-            [cell(row.get(c)) for c in section.columns] for row in rows if isinstance(row, Mapping)
+            [cell(row.get(c), language, named.get(c)) for c in section.columns]
+            for row in rows
+            if isinstance(row, Mapping)
         ],
     }

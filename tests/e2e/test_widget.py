@@ -204,6 +204,10 @@ def test_reorder_through_the_buttons_puts_the_order_in_the_cart(page: Page, stac
 
 def test_diego_converses_in_spanish(page: Page, stack: Stack) -> None:
     sign_in(page, stack, "diego.admin@globex.example")
+    # The page's own tables head their columns in his language too, cased as the chat's.
+    page.wait_for_selector("[data-section=orders] thead th")
+    orders = page.locator("[data-section=orders] thead th").all_inner_texts()
+    assert i18n.field_label("placed_on", "es") in orders  # "Fecha del pedido"
     assert page.locator(".pc-launcher").inner_text() == "Chatear con el asistente"
     open_chat(page)
     assert page.locator("#pc-input").get_attribute("placeholder") == "Pregunta por tu cuenta…"

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.portal.app import COOKIE, DESK_AREAS, create_app
+from bot.portal.app import COOKIE, DESK_AREAS, create_app, desk_columns
 from bot.portal.areas import AREAS
 from tests.conftest import free_port, settings_for_tests
 from tests.portal.test_portal_app import signed_in
@@ -136,5 +136,21 @@ def test_the_account_tables_use_the_portals_own_columns(portal, services):
     columns = json.loads(found.group(1))
     assert list(columns) == list(DESK_AREAS)
     sections = {section.name: section for area in AREAS.values() for section in area}
-    assert columns == {name: list(sections[name].columns) for name in DESK_AREAS}
-    assert columns["invoices"][:2] == ["number", "status"]
+    assert {name: shown["columns"] for name, shown in columns.items()} == {
+        name: list(sections[name].columns) for name in DESK_AREAS
+    }
+    invoices = columns["invoices"]
+    assert invoices["columns"][:2] == ["number", "status"]
+    # Sam works in English: the headers and the statuses' names are the chat's English ones.
+    assert invoices["labels"][:2] == ["Number", "Status"]
+    assert invoices["words"]["status"]["unpaid"] == "unpaid"
+    assert columns["service_requests"]["words"]["status"]["in_progress"] == "in progress"
+    assert columns["devices"]["words"]["warranty_plan"]["prosupport_plus"] == "ProSupport Plus"
+
+
+def test_a_spanish_speaking_agent_would_get_the_console_tables_in_spanish():
+    # The demo world's only agent works in English; the page is made per language at start.
+    columns = desk_columns("es")
+    assert columns["orders"]["labels"][:4] == ["Número", "Fecha del pedido", "Canal", "Estado"]
+    assert columns["invoices"]["words"]["status"]["overdue"] == "vencida"
+    assert columns["devices"]["labels"][-1] == "Estado de la garantía"

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from actions import i18n
 from bot.portal.app import COOKIE, create_app
 from bot.services.app import create_app as create_services
 from tests.conftest import TEST_PRIVATE_KEY_FILE, TEST_PUBLIC_KEY_FILE, settings_for_tests
@@ -97,6 +98,68 @@ def test_the_areas_show_what_the_services_hold(portal, services):
     amount = invoices["rows"][0][invoices["columns"].index("amount")]
     assert amount.endswith(" USD")
     assert portal.get("/api/areas/nothing").status_code == 404
+
+
+def held(services, token: str, path: str, at: str = "") -> list:  # type: ignore[no-untyped-def]
+    """What the services hold at `path` for the token's person (the list at key `at`)."""
+    answer = httpx.get(
+        f"{services.base_url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    answer.raise_for_status()
+    return list(answer.json()[at] if at else answer.json())
+
+
+def by_number(section: dict, column: str) -> dict:
+    """A table's `column` by each row's number, as shown."""
+    number, wanted = section["columns"].index("number"), section["columns"].index(column)
+    return {row[number]: row[wanted] for row in section["rows"]}
+
+
+def test_a_spanish_speakers_tables_are_in_spanish_with_the_chats_words(portal, services):
+    token = signed_in(portal, "diego.admin@globex.example")
+    orders = portal.get("/api/areas/orders").json()["sections"][0]
+    assert orders["name"] == "orders"
+    assert orders["columns"][:4] == ["number", "placed_at", "channel", "status"]
+    assert orders["labels"] == [
+        "Número",
+        "Fecha del pedido",
+        "Canal",
+        "Estado",
+        "Total",
+        "Entrega estimada",
+    ]
+    stored = {o["number"]: o["status"] for o in held(services, token, "/orders")}
+    assert {"shipped", "delivered"} <= set(stored.values()), "the demo world's Globex orders"
+    assert by_number(orders, "status") == {n: i18n.status(s, "es") for n, s in stored.items()}
+    assert {"enviado", "entregado"} <= set(by_number(orders, "status").values())
+
+    invoices = portal.get("/api/areas/invoices").json()["sections"][0]
+    assert invoices["labels"] == ["Número", "Estado", "Emitida", "Vence", "Importe", "Pedido"]
+    stored = {
+        i["number"]: i["status"] for i in held(services, token, "/invoices?status=all", "invoices")
+    }
+    shown = by_number(invoices, "status")
+    assert shown == {n: i18n.status(s, "es") for n, s in stored.items()}
+    assert "pagada" in shown.values() and not {"paid", "unpaid", "overdue"} & set(shown.values())
+
+
+def test_an_english_speakers_tables_are_in_english(portal, services):
+    token = signed_in(portal, "ana.admin@acme.example")
+    orders = portal.get("/api/areas/orders").json()["sections"][0]
+    assert orders["labels"] == [
+        "Number",
+        "Placed",
+        "Channel",
+        "Status",
+        "Total",
+        "Estimated delivery",
+    ]
+    stored = {o["number"]: o["status"] for o in held(services, token, "/orders")}
+    assert by_number(orders, "status") == {n: i18n.status(s, "en") for n, s in stored.items()}
+    devices = portal.get("/api/areas/devices").json()["sections"][0]
+    assert devices["labels"][-1] == "Warranty status"
+    statuses = {row[-1] for row in devices["rows"]}
+    assert statuses and statuses <= {"active", "expired"}
 
 
 @pytest.mark.parametrize(

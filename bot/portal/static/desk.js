@@ -38,6 +38,9 @@
     cancelled: "The customer left the queue and is back with the assistant.",
     converted: "The customer chose a service request instead.",
   };
+  // Per account area: its columns (the services' keys), their headers in the agent's language
+  // (`labels`) and the names of the codes a column holds (`words`: statuses, plans), the
+  // portal's own tables' (bot/portal/app.py, desk_columns).
   var COLUMNS = (function () {
     try { return JSON.parse(document.getElementById("desk-columns").textContent); } catch (e) { return {}; }
   }());
@@ -618,12 +621,20 @@
     return [];
   }
 
-  function cell(value) {
+  function heading(area, name) {
+    var known = COLUMNS[area] || {};
+    var at = (known.columns || []).indexOf(name);
+    return (at >= 0 && known.labels && known.labels[at]) || name.replace(/_/g, " ");
+  }
+
+  function cell(value, names) {
     if (value == null) return "";
+    // A code the agent's language names (a status, a plan); any other value as stored.
+    if (typeof value === "string" && names && Object.prototype.hasOwnProperty.call(names, value)) return names[value] || value;
     if (typeof value === "object" && "cents" in value && "currency" in value) {
       return (value.cents / 100).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + " " + value.currency;
     }
-    if (Array.isArray(value)) return value.map(cell).join(", ");
+    if (Array.isArray(value)) return value.map(function (each) { return cell(each, names); }).join(", ");
     if (typeof value === "boolean") return value ? "yes" : "no";
     if (typeof value === "object") return "";
     return String(value);
@@ -632,13 +643,14 @@
   function renderRows(area, rows) {
     var title = AREAS.filter(function (a) { return a[0] === area; })[0][1];
     if (!rows.length) return el("p", { class: "empty", text: "No " + title.toLowerCase() + " in this account." });
-    var known = (COLUMNS[area] || []).filter(function (name) { return rows.some(function (row) { return row && name in row; }); });
+    var words = (COLUMNS[area] && COLUMNS[area].words) || {};
+    var known = ((COLUMNS[area] && COLUMNS[area].columns) || []).filter(function (name) { return rows.some(function (row) { return row && name in row; }); });
     var columns = known.length ? known : Object.keys(rows[0] || {}).filter(function (name) {
       return rows[0][name] == null || typeof rows[0][name] !== "object" || "cents" in rows[0][name];
     });
-    var head = el("tr", {}, columns.map(function (name) { return el("th", { scope: "col", text: name.replace(/_/g, " ") }); }));
+    var head = el("tr", {}, columns.map(function (name) { return el("th", { scope: "col", "data-column": name, text: heading(area, name) }); }));
     var body = el("tbody", {}, rows.map(function (row) {
-      return el("tr", {}, columns.map(function (name) { return el("td", { text: cell(row && row[name]) }); }));
+      return el("tr", {}, columns.map(function (name) { return el("td", { text: cell(row && row[name], words[name]) }); }));
     }));
     var table = el("table", { class: "account-table" }, [
       el("caption", { text: title + " of " + ((state.current && state.current.account_name) || "the account") + " (" + rows.length + ")" }),

@@ -167,10 +167,12 @@
     scroller.setAttribute("aria-label", t(section.name));
     var table = document.createElement("table");
     var head = table.createTHead().insertRow();
-    section.columns.forEach(function (column) {
+    // The headers come in the person's language (`labels`); the key is only a fallback.
+    section.columns.forEach(function (column, index) {
       var th = document.createElement("th");
       th.scope = "col";
-      th.textContent = column.replace(/_/g, " ");
+      th.setAttribute("data-column", column);
+      th.textContent = (section.labels && section.labels[index]) || column.replace(/_/g, " ");
       head.appendChild(th);
     });
     var body = table.createTBody();
