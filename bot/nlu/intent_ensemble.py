@@ -30,6 +30,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline, make_union
 
+from bot.nlu.sentence_features import sentence_embedding
+
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "intent_ensemble.skops"
@@ -61,6 +63,10 @@ class IntentEnsemble(GraphComponent):
             # models is under-confident, and > 1 sharpens it. Chosen on the development
             # split for the lowest calibration error (bench/dev_split.py).
             "sharpness": 1.0,
+            # Scale of the message's sentence embedding (bot/nlu/sentence_features.py) next
+            # to the n-gram features; 0 leaves it out. The TF-IDF rows have unit length per
+            # vectorizer, so 1.0 weighs meaning about as much as either kind of n-gram.
+            "embedding_weight": 0.0,
             "random_state": 42,
         }
 
@@ -105,7 +111,9 @@ class IntentEnsemble(GraphComponent):
             logger.debug("IntentEnsemble needs at least two intents; it will pass DIET through.")
             return self._resource
         pipeline = self._new_pipeline()
-        pipeline.fit([m.get(TEXT) for m in examples], [m.get(INTENT) for m in examples])
+        (_, union), (_, classifier) = pipeline.steps
+        union.fit([m.get(TEXT) for m in examples])
+        classifier.fit(self._features(examples, union), [m.get(INTENT) for m in examples])
         self.pipeline = pipeline
         self.persist()
         return self._resource
@@ -152,25 +160,41 @@ class IntentEnsemble(GraphComponent):
         scored = [m for m in messages if (m.get(TEXT) or "").strip() and m.get(INTENT_RANKING_KEY)]
         if not scored:
             return messages
-        probabilities = self._probabilities([m.get(TEXT) for m in scored])
+        probabilities = self._probabilities(scored)
         classes = list(self.pipeline.classes_)
         for message, linear in zip(scored, probabilities, strict=True):
             self._blend(message, classes, linear)
         return messages
 
-    def _probabilities(self, texts: List[str]) -> np.ndarray:
-        """`pipeline.predict_proba(texts)`, without the pipeline's per-call machinery.
+    def _features(self, messages: List[Message], union: Any) -> scipy.sparse.csr_matrix:
+        """Each vectorizer's n-grams side by side, then the scaled sentence embedding.
 
-        scikit-learn's union of the two vectorizers runs them through joblib even on one
-        core, which cost more per message than both vectorizers together; this is the same
-        arithmetic (each vectorizer, stacked side by side, then the classifier), called
-        directly. `tests/nlu/test_intent_ensemble.py` checks it equals `predict_proba`.
+        Called directly rather than through `union.transform`: scikit-learn's union runs
+        its vectorizers through joblib even on one core, which cost more per message than
+        both vectorizers together. Without an embedding weight this is exactly the
+        pipeline's own arithmetic (`tests/nlu/test_intent_ensemble.py` checks it).
         """
+        texts = [m.get(TEXT) for m in messages]
+        parts = [vectorizer.transform(texts) for _, vectorizer in union.transformer_list]
+        weight = self.config["embedding_weight"]
+        if weight:
+            rows = []
+            for message in messages:
+                row = sentence_embedding(message)
+                if row is None:
+                    raise RuntimeError(
+                        "IntentEnsemble has embedding_weight set but a message has no sentence "
+                        "embedding: put bot.nlu.sentence_features.SentenceFeaturizer before it"
+                    )
+                rows.append(row)
+            parts.append(scipy.sparse.csr_matrix(weight * np.vstack(rows)))
+        return scipy.sparse.hstack(parts).tocsr()
+
+    def _probabilities(self, messages: List[Message]) -> np.ndarray:
+        """The linear model's distribution over intents for each message."""
         assert self.pipeline is not None
         (_, union), (_, classifier) = self.pipeline.steps
-        parts = [vectorizer.transform(texts) for _, vectorizer in union.transformer_list]
-        features = scipy.sparse.hstack(parts).tocsr()
-        probabilities: np.ndarray = classifier.predict_proba(features)
+        probabilities: np.ndarray = classifier.predict_proba(self._features(messages, union))
         return probabilities
 
     def _blend(self, message: Message, classes: List[str], linear: np.ndarray) -> None:

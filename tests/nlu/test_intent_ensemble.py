@@ -15,6 +15,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.intent_ensemble import MODEL_FILE, IntentEnsemble
+from bot.nlu.sentence_features import SentenceFeaturizer
 
 EXAMPLES = {
     "greet": ["hello", "hi there", "good morning", "hey", "hola", "buenos días", "hello again"],
@@ -129,7 +130,8 @@ def test_the_direct_arithmetic_equals_the_pipelines_predict_proba(storage):
     ensemble = trained(storage)
     assert ensemble.pipeline is not None
     texts = [text for texts in EXAMPLES.values() for text in texts] + ["never seen", "hola", ""]
-    assert np.array_equal(ensemble._probabilities(texts), ensemble.pipeline.predict_proba(texts))
+    messages = [Message(data={TEXT: text}) for text in texts]
+    assert np.array_equal(ensemble._probabilities(messages), ensemble.pipeline.predict_proba(texts))
 
 
 def test_the_loaded_classifier_scores_bit_for_bit_as_trained(storage):
@@ -141,4 +143,48 @@ def test_the_loaded_classifier_scores_bit_for_bit_as_trained(storage):
     (_, classifier) = loaded.pipeline.steps[-1]
     assert classifier.coef_.T.flags.c_contiguous
     texts = [text for texts in EXAMPLES.values() for text in texts] + ["never seen", "hola", ""]
-    assert np.array_equal(loaded._probabilities(texts), ensemble.pipeline.predict_proba(texts))
+    messages = [Message(data={TEXT: text}) for text in texts]
+    assert np.array_equal(loaded._probabilities(messages), ensemble.pipeline.predict_proba(texts))
+
+
+def featurized(data: TrainingData) -> TrainingData:
+    featurizer = SentenceFeaturizer(name="sentence", config={"alias": None})
+    return featurizer.process_training_data(data)
+
+
+def test_with_the_sentence_embedding_a_paraphrase_without_shared_words_is_understood(storage):
+    """ "appreciate it" shares no word with the thanks examples; its meaning is near them."""
+    data = featurized(
+        TrainingData(
+            [
+                Message(data={TEXT: text, INTENT: intent})
+                for intent, texts in EXAMPLES.items()
+                for text in texts
+            ]
+        )
+    )
+    component = IntentEnsemble.create(
+        {"embedding_weight": 1.0}, storage, Resource("ensemble"), context()
+    )
+    component.train(data)
+    message = diet_says(
+        "I appreciate it", [("greet", 0.34), ("show_invoices", 0.33), ("thanks", 0.33)]
+    )
+    SentenceFeaturizer(name="sentence", config={"alias": None}).process([message])
+    component.process([message])
+    assert message.get(INTENT)["name"] == "thanks"
+
+    loaded = IntentEnsemble.load(
+        {"embedding_weight": 1.0}, storage, Resource("ensemble"), context()
+    )
+    again = diet_says(
+        "I appreciate it", [("greet", 0.34), ("show_invoices", 0.33), ("thanks", 0.33)]
+    )
+    SentenceFeaturizer(name="sentence", config={"alias": None}).process([again])
+    loaded.process([again])
+    assert again.get(INTENT_RANKING_KEY) == message.get(INTENT_RANKING_KEY)
+
+
+def test_an_embedding_weight_without_the_featurizer_is_a_clear_configuration_error(storage):
+    with pytest.raises(RuntimeError, match="SentenceFeaturizer before it"):
+        trained(storage, {"embedding_weight": 1.0})
