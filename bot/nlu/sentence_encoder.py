@@ -15,14 +15,13 @@ products, written out here. Nothing is downloaded at run time.
 own, recorded once.
 
 The model is English (an uncased English WordPiece vocabulary); on Spanish it still
-embeds the shared and cognate words, and the intent classifiers weigh it on the
-development split, per language (bench/dev_split.py).
+embeds the shared and cognate words. config.yml does not use it yet: README ("A sentence
+encoder, measured and not yet enabled") has what it gained and what it costs.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Sequence
@@ -89,17 +88,13 @@ class SentenceEncoder:
         tokenizer.enable_truncation(MAX_PIECES)
         tokenizer.no_padding()
         self._tokenizer = tokenizer
-        # The tokenizer is Rust and thread-safe; the lock only keeps two callers from
-        # changing its padding settings under each other (they never do: it stays unpadded).
-        self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text; texts of similar length are batched together."""
         result = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         if not texts:
             return result
-        with self._lock:
-            encodings = self._tokenizer.encode_batch([t or "" for t in texts])
+        encodings = self._tokenizer.encode_batch([t or "" for t in texts])
         ids = [e.ids for e in encodings]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), BATCH):

@@ -1,8 +1,10 @@
 """Adds each message's MiniLM sentence embedding as a dense sentence feature.
 
-DIET reads it beside the sparse n-gram features, and the intent ensemble's linear model
-reads it too (bot/nlu/intent_ensemble.py), so the two classifiers that decide an intent
-both see what a message means as well as which words it used. The encoder is in
+Not in config.yml yet (README, "A sentence encoder, measured and not yet enabled"). Where it
+is in a pipeline, DIET reads it beside the sparse n-gram features, and the intent
+ensemble's linear model reads it too (bot/nlu/intent_ensemble.py, `embedding_weight`),
+so the two classifiers that decide an intent both see what a message means as well as
+which words it used. The encoder is in
 bot/nlu/sentence_encoder.py; it has no state to train, so the trained model holds
 nothing of it and loads the weights from the installed package.
 """
