@@ -7,17 +7,20 @@ the person may not use shows the services' refusal and its reason, as the
 assistant explains it.
 
 A table is shown in the person's language with the chat's own words (`actions.i18n`):
-each column is labelled as the widget labels that field, and a code the services
-store (a status, a plan, a role) is named as the widget names it. The columns stay
+each column is labelled as the widget labels that field, a code the services store
+(a status, a plan, a role) is named as the widget names it, and dates and amounts are
+written as the chat writes them ("12 dic 2026", "12.345,67 MXN"). The columns stay
 the services' keys, so a page or a test can find a column whatever the language.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from actions import i18n
+from bot import language as lang
 
 # The kind of names (`actions.i18n`) a field's codes are shown with; a field not here, or a
 # code its kind does not name, is shown as stored.
@@ -30,6 +33,21 @@ NAMED: Dict[str, str] = {
     "report": "report",
     "country": "country",
 }
+# The fields that hold a day or a moment (ISO text in the services' answers), shown as days.
+DATES = frozenset(
+    {
+        "placed_on",
+        "estimated_delivery",
+        "expires_on",
+        "issued_on",
+        "due_on",
+        "warranty_end",
+        "ends_on",
+        "renews_on",
+        "opened_on",
+        "published_on",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -135,22 +153,36 @@ def words(section: Section, language: str) -> Dict[str, Dict[str, str]]:
     return {c: i18n.names(kind, language) for c, kind in named.items() if kind}
 
 
-def cell(value: Any, language: str, names: Optional[Mapping[str, str]] = None) -> str:
+def cell(
+    value: Any, language: str, names: Optional[Mapping[str, str]] = None, *, is_date: bool = False
+) -> str:
     """One value as the table shows it.
 
-    Money as amount and currency, lists joined, yes/no in the language, and a code
-    by its name in `names` (its column's words) when it has one, else as stored.
+    Money and days as the chat writes them in the language, lists joined, yes/no in
+    the language, and a code by its name in `names` (its column's words) when it has
+    one, else as stored. A date column's value that is not a date is shown as stored.
     """
     if value is None:
         return ""
     if isinstance(value, Mapping) and {"cents", "currency"} <= set(value):
-        return f"{value['cents'] / 100:,.2f} {value['currency']}"
+        return lang.money(int(value["cents"]), str(value["currency"]), language)
     if isinstance(value, (list, tuple)):
-        return ", ".join(cell(v, language, names) for v in value)
+        return ", ".join(cell(v, language, names, is_date=is_date) for v in value)
     if isinstance(value, bool):
         return i18n.yes_no(value, language)
     shown = str(value)
+    if is_date:
+        day = _as_day(shown)
+        return i18n.day(day, language) if day else shown
     return (names or {}).get(shown) or shown
+
+
+def _as_day(text: str) -> Optional[dt.date]:
+    """The day of an ISO date or date-time ("2026-11-25", "2026-11-25T09:30:00Z")."""
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return None
 
 
 def table(section: Section, answer: Any, language: str) -> Dict[str, Any]:
@@ -165,12 +197,13 @@ def table(section: Section, answer: Any, language: str) -> Dict[str, Any]:
     )
     rows: List[Any] = found if isinstance(found, list) else [found] if found else []
     named = words(section, language)
+    dates = {c for c in section.columns if section.field_of(c) in DATES}
     return {
         "name": section.name,
         "columns": list(section.columns),
         "labels": labels(section, language),
         "rows": [
-            [cell(row.get(c), language, named.get(c)) for c in section.columns]
+            [cell(row.get(c), language, named.get(c), is_date=c in dates) for c in section.columns]
             for row in rows
             if isinstance(row, Mapping)
         ],

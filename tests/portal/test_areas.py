@@ -8,6 +8,8 @@ tests/portal/test_portal_app.py.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from actions import i18n
@@ -35,10 +37,34 @@ def test_an_order_is_shown_with_spanish_headers_and_the_chats_status_word():
         "Total",
         "Entrega estimada",
     ]
-    # The status as the widget names it; money keeps its format; no value is left out.
-    assert shown["rows"] == [
-        ["200000001", "2026-01-09T09:30:00", "online", "enviado", "12,345.67 MXN", ""]
-    ]
+    # The status as the widget names it, the day and the amount as the chat writes them
+    # (pesos in Mexican Spanish are "$"); no value is left out.
+    assert shown["rows"] == [["200000001", "9 ene 2026", "online", "enviado", "$12,345.67", ""]]
+
+
+@pytest.mark.parametrize(
+    ("language", "placed", "due", "amount"),
+    [("en", "Jan 9, 2026", "Feb 8, 2026", "€1,250.00"),
+     ("es", "9 ene 2026", "8 feb 2026", "EUR1,250.00")],
+)  # fmt: skip
+def test_days_and_amounts_are_written_as_the_chat_writes_them(language, placed, due, amount):
+    invoice = {
+        "number": "INV-30000001",
+        "status": "open",
+        "issued_on": "2026-01-09",
+        "due_on": "2026-02-08T00:00:00Z",
+        "amount": {"cents": 125_000, "currency": "EUR"},
+    }
+    shown = table(SECTIONS["invoices"], {"invoices": [invoice]}, language)
+    row = dict(zip(shown["columns"], shown["rows"][0], strict=True))
+    assert (row["issued_on"], row["due_on"], row["amount"]) == (placed, due, amount)
+    # The chat's own words (es_MX names a euro amount by its code).
+    assert row["issued_on"] == i18n.day(dt.date(2026, 1, 9), language)
+
+
+def test_a_date_column_holding_something_else_shows_it_as_stored():
+    shown = table(SECTIONS["subscriptions"], [{"product": "Office", "renews_on": "soon"}], "en")
+    assert shown["rows"][0][shown["columns"].index("renews_on")] == "soon"
 
 
 def test_a_status_nobody_named_yet_is_shown_as_stored():
@@ -50,9 +76,9 @@ def test_a_status_nobody_named_yet_is_shown_as_stored():
     ("language", "labels", "words"),
     [
         ("en", ["Service tag", "Product", "Warranty plan", "Warranty ends", "Warranty status"],
-         ["ProSupport Plus", "expired"]),
+         ["ProSupport Plus", "expired", "Nov 1, 2025"]),
         ("es", ["Etiqueta de servicio", "Producto", "Plan de garantía", "Fin de la garantía",
-                "Estado de la garantía"], ["ProSupport Plus", "vencida"]),
+                "Estado de la garantía"], ["ProSupport Plus", "vencida", "1 nov 2025"]),
     ],
 )  # fmt: skip
 def test_a_devices_plan_and_warranty_status_are_named_as_the_chat_names_them(
@@ -67,7 +93,7 @@ def test_a_devices_plan_and_warranty_status_are_named_as_the_chat_names_them(
     }
     shown = table(SECTIONS["devices"], [device], language)
     assert shown["labels"] == labels
-    assert shown["rows"][0][2:] == [words[0], "2025-11-01", words[1]]
+    assert shown["rows"][0][2:] == [words[0], words[2], words[1]]
 
 
 def test_a_column_key_that_says_less_is_labelled_and_named_as_the_field_it_shows():

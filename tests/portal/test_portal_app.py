@@ -6,6 +6,7 @@ services (sign-in, renewal, switch) and shows the services' own answers and refu
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Iterator
 
@@ -14,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from actions import i18n
+from bot import language as lang
 from bot.portal.app import COOKIE, create_app
 from bot.services.app import create_app as create_services
 from tests.conftest import TEST_PRIVATE_KEY_FILE, TEST_PUBLIC_KEY_FILE, settings_for_tests
@@ -95,8 +97,15 @@ def test_the_areas_show_what_the_services_hold(portal, services):
     ).json()["invoices"]
     number = invoices["columns"].index("number")
     assert sorted(row[number] for row in invoices["rows"]) == sorted(i["number"] for i in held)
-    amount = invoices["rows"][0][invoices["columns"].index("amount")]
-    assert amount.endswith(" USD")
+    # Amounts and days as the chat writes them for Ben (English, dollars).
+    columns = invoices["columns"]
+    shown = {row[number]: dict(zip(columns, row, strict=True)) for row in invoices["rows"]}
+    for invoice in held:
+        row = shown[invoice["number"]]
+        cents, currency = invoice["amount"]["cents"], invoice["amount"]["currency"]
+        assert row["amount"] == lang.money(cents, currency, "en")
+        assert row["due_on"] == lang.day(dt.date.fromisoformat(invoice["due_on"]), "en")
+    assert any(row["amount"].startswith("$") for row in shown.values())
     assert portal.get("/api/areas/nothing").status_code == 404
 
 
