@@ -276,6 +276,24 @@ class AuditLog:
         with Session(self.services.engine) as session:
             return int(session.scalar(select(func.coalesce(func.max(m.AuditEvent.id), 0))))
 
+    def settle(self, quiet: float = 0.3, timeout: float = 15.0) -> int:
+        """Wait until no audit row has arrived for `quiet` seconds; the newest id then.
+
+        The writer lands a queued row within about 0.15 s of its request
+        (`AuditWriter`'s interval plus settle), so a snapshot taken after `quiet`
+        seconds of silence holds every row earlier requests, earlier tests' included,
+        will write, and a later difference is the work of what came after it.
+        """
+        deadline = time.monotonic() + timeout
+        newest = self.mark()
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = self.mark()
+            if now == newest:
+                break
+            newest = now
+        return newest
+
 
 @pytest.fixture(scope="session")
 def audit_rows(services: RunningServices) -> AuditLog:

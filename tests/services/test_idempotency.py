@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.services import models as m
+from tests.conftest import AuditLog
 
 ACME, GLOBEX, INITECH = "Acme Corporation", "Globex México", "Initech GmbH"
 ANA = "ana.admin@acme.example"
@@ -81,7 +82,13 @@ def count(services: Any, model: Any, **where: Any) -> int:
 
 
 def database_state(services: Any) -> Dict[str, List[tuple]]:
-    """Every row of every table (the audit log and idempotency records included)."""
+    """Every row of every table (the audit log and idempotency records included).
+
+    Read once the audit log is quiet: a probe's row lands a little after its answer,
+    and one queued by an earlier test must not count as this test's write (nor may
+    a row this test's request queued be missed).
+    """
+    AuditLog(services).settle()
     state = {}
     with services.engine.connect() as connection:
         for table in m.Base.metadata.sorted_tables:
