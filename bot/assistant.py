@@ -21,9 +21,10 @@ from bot.observability import configure_logging
 from bot.settings import MAX_CHAT_BODY_BYTES, MAX_HEADER_BYTES, PROJECT_ROOT, Settings
 
 MODELS_DIR = PROJECT_ROOT / "models"
-# What a model is built from: the pipeline, the domain, the data and the code of the
-# custom NLU components (a model saved by older component code may not load in newer).
-TRAINING_INPUTS = ("config.yml", "domain", "data", "bot/nlu")
+# What a model is built from: the pipeline, the domain, the data, the code of the
+# custom NLU components (a model saved by older component code may not load in newer) and
+# the pinned sentence-encoder weights (the intent ensemble was fitted on their embeddings).
+TRAINING_INPUTS = ("config.yml", "domain", "data", "bot/nlu", "requirements-weights.txt")
 
 
 def train_command(out: Path = MODELS_DIR, fixed_name: str = "assistant") -> List[str]:
